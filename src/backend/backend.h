@@ -1,0 +1,88 @@
+// The backend-neutral op interface. Model code (src/model) is written once against it; each
+// backend (cpu, later cuda and mlx) implements it in its own folder. Activation tensors are
+// produced by the ops themselves (functional style) from memory the backend manages per forward
+// pass: everything returned between begin_pass() and the next begin_pass() stays valid.
+//
+// Conventions (T = rows of the batch):
+//   activations are 2-D [T, features]; multi-head tensors are [T, heads*head_dim] with head h
+//   occupying columns [h*head_dim, (h+1)*head_dim).
+//   The backend computes in float32 and rounds each op's output to the activation dtype
+//   (set_activation_dtype; bf16/f16 models round as MLX does at every op boundary).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/batch.h"
+#include "backend/kv_cache.h"
+#include "backend/rope_spec.h"
+#include "core/linear.h"
+#include "core/tensor.h"
+
+namespace ollmlx {
+
+struct AttentionParams {
+  int layer = 0;        // KV-cache layer index
+  int n_heads = 0;      // query heads
+  int n_kv_heads = 0;   // key/value heads (n_heads % n_kv_heads == 0)
+  int head_dim = 0;
+  float scale = 1.0f;   // multiplies q.k
+  int window = 0;       // 0 = full causal; >0 = sliding window (query i sees keys i-window < j <= i)
+  float softcap = 0.0f; // >0: scores = tanh(scores/softcap)*softcap (gemma2)
+};
+
+enum class Activation { Silu, GeluTanh };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- weights --------------------------------------------------------------------------
+  // Prepares a linear layer whose tensors are host views (usually on a memory-mapped file) for
+  // this backend; validates shapes (validate_linear). The cpu backend uses the memory as is.
+  virtual Linear load_linear(const Linear& host) = 0;
+  // Prepares a 1-D/2-D float tensor (norm weights, biases).
+  virtual Tensor load_tensor(const Tensor& host) = 0;
+
+  // ---- per pass -------------------------------------------------------------------------
+  virtual void set_activation_dtype(DType dtype) = 0;
+  virtual DType activation_dtype() const = 0;
+  // Starts a forward pass: releases the activation memory of the previous pass.
+  virtual void begin_pass() = 0;
+  virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) = 0;
+
+  // ---- ops ------------------------------------------------------------------------------
+  // Rows `ids` of an embedding table (dense or quantized, [vocab, D]) -> [T, D].
+  virtual Tensor embed(const Linear& table, const std::vector<int32_t>& ids) = 0;
+  // x [T, K] -> x W^T (+ bias) [T, N].
+  virtual Tensor linear(const Tensor& x, const Linear& w) = 0;
+  // RMSNorm over the last dim: w * (x * rsqrt(mean(x^2) + eps)); x [T, D], w [D].
+  virtual Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) = 0;
+  // Same norm applied to each head_dim-sized slice of x [T, H*head_dim] (qwen3/gemma3 q/k norms).
+  virtual Tensor rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) = 0;
+  virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
+  virtual Tensor scale(const Tensor& x, float s) = 0;
+  // act(gate) * up, elementwise; gate/up [T, F].
+  virtual Tensor gated_act(const Tensor& gate, const Tensor& up, Activation act) = 0;
+  // tanh(x / cap) * cap.
+  virtual Tensor softcap(const Tensor& x, float cap) = 0;
+  // Rotary embedding of x [T, n_heads*head_dim] at the rows' positions.
+  virtual Tensor rope(const Tensor& x, int n_heads, int head_dim, const BatchLayout& batch,
+                      const RopeSpec& spec) = 0;
+  // Appends k/v [T, n_kv_heads*head_dim] to the cache at the rows' positions, then causal (or
+  // sliding-window) attention of q [T, n_heads*head_dim] per sequence -> [T, n_heads*head_dim].
+  virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, KvCache& cache,
+                           const BatchLayout& batch, const AttentionParams& p) = 0;
+  // Rows `rows` of x -> [rows.size(), D].
+  virtual Tensor gather_rows(const Tensor& x, const std::vector<int32_t>& rows) = 0;
+  // Copies a tensor to host float32.
+  virtual void to_host(const Tensor& x, std::vector<float>& out) = 0;
+};
+
+// Creates a backend by name ("cpu"; others when built). Throws Error("backend") if unknown.
+std::unique_ptr<Backend> create_backend(const std::string& name, int n_threads = 0);
+
+}  // namespace ollmlx

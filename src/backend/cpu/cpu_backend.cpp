@@ -1,0 +1,242 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "backend/cpu/kernels.h"
+#include "util/error.h"
+
+namespace ollmlx::cpu {
+
+// ---- Arena ----------------------------------------------------------------------------------
+
+float* Arena::alloc_floats(int64_t n) {
+  const size_t want = (static_cast<size_t>(n) + 15) / 16 * 16;  // keep 64-byte alignment
+  while (current_ < blocks_.size()) {
+    Block& b = blocks_[current_];
+    if (b.size - b.used >= want) {
+      float* p = b.data.get() + b.used;
+      b.used += want;
+      return p;
+    }
+    ++current_;
+  }
+  size_t size = std::max<size_t>(want, blocks_.empty() ? (size_t{1} << 20) : blocks_.back().size * 2);
+  void* p = std::aligned_alloc(64, size * sizeof(float));
+  if (!p) throw_error("cpu", "out of memory allocating {} activation bytes", size * sizeof(float));
+  Block b;
+  b.data = std::unique_ptr<float, void (*)(void*)>(static_cast<float*>(p), std::free);
+  b.size = size;
+  b.used = want;
+  blocks_.push_back(std::move(b));
+  current_ = blocks_.size() - 1;
+  return blocks_.back().data.get();
+}
+
+void Arena::reset() {
+  for (auto& b : blocks_) b.used = 0;
+  current_ = 0;
+}
+
+size_t Arena::capacity() const {
+  size_t n = 0;
+  for (const auto& b : blocks_) n += b.size * sizeof(float);
+  return n;
+}
+
+// ---- Backend --------------------------------------------------------------------------------
+
+CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
+
+namespace {
+// Safetensors packs tensors back to back, so a view can be misaligned for its element type
+// (e.g. a U32 tensor after an odd-length BF16 one). Kernels read elements directly, so such a
+// tensor is copied once into aligned memory; aligned ones are used in place.
+Tensor aligned(const Tensor& t) {
+  if (t.empty() || reinterpret_cast<uintptr_t>(t.data) % dtype_size(t.dtype) == 0) return t;
+  Tensor copy = make_host_tensor(t.dtype, t.shape);
+  std::memcpy(copy.data, t.data, t.nbytes());
+  return copy;
+}
+}  // namespace
+
+Linear CpuBackend::load_linear(const Linear& host) {
+  validate_linear(host);
+  Linear l = host;  // used in place (memory-mapped) when aligned
+  l.weight = aligned(l.weight);
+  l.scales = aligned(l.scales);
+  l.biases = aligned(l.biases);
+  l.bias = aligned(l.bias);
+  return l;
+}
+
+Tensor CpuBackend::load_tensor(const Tensor& host) {
+  if (!is_float(host.dtype) || host.dtype == DType::F64)
+    throw_error("cpu", "tensor of dtype {} cannot be used as a float parameter", dtype_name(host.dtype));
+  return aligned(host);
+}
+
+void CpuBackend::set_activation_dtype(DType dtype) {
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+    throw_error("cpu", "activation dtype must be F32, F16 or BF16, not {}", dtype_name(dtype));
+  act_ = dtype;
+}
+
+void CpuBackend::begin_pass() { arena_.reset(); }
+
+std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheSpec& spec) {
+  return make_kv_cache(spec);
+}
+
+Tensor CpuBackend::alloc(int64_t rows, int64_t cols) {
+  Tensor t;
+  t.dtype = DType::F32;
+  t.shape = {rows, cols};
+  t.data = arena_.alloc_floats(rows * cols);
+  return t;
+}
+
+void CpuBackend::finish(Tensor& t) { round_to(act_, t.ptr<float>(), t.numel()); }
+
+namespace {
+void expect_2d(const char* op, const Tensor& t) {
+  if (t.rank() != 2 || t.dtype != DType::F32)
+    throw_error("cpu", "{}: expected a 2-D F32 activation, got {} {}", op, dtype_name(t.dtype),
+                shape_str(t.shape));
+}
+void expect_same(const char* op, const Tensor& a, const Tensor& b) {
+  expect_2d(op, a);
+  expect_2d(op, b);
+  if (a.shape != b.shape)
+    throw_error("cpu", "{}: shapes differ: {} vs {}", op, shape_str(a.shape), shape_str(b.shape));
+}
+}  // namespace
+
+Tensor CpuBackend::embed(const Linear& table, const std::vector<int32_t>& ids) {
+  Tensor y = alloc(static_cast<int64_t>(ids.size()), table.in);
+  cpu::embed(pool_, table, ids, y.ptr<float>());
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::linear(const Tensor& x, const Linear& w) {
+  expect_2d("linear", x);
+  if (x.dim(1) != w.in)
+    throw_error("cpu", "linear {}: input has {} features, layer expects {}", w.name, x.dim(1), w.in);
+  Tensor y = alloc(x.dim(0), w.out);
+  cpu::linear(pool_, x.ptr<float>(), x.dim(0), w, y.ptr<float>());
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::rms_norm(const Tensor& x, const Tensor& w, float eps) {
+  expect_2d("rms_norm", x);
+  if (w.numel() != x.dim(1))
+    throw_error("cpu", "rms_norm: weight has {} elements for rows of {}", w.numel(), x.dim(1));
+  Tensor y = alloc(x.dim(0), x.dim(1));
+  cpu::rms_norm(pool_, x.ptr<float>(), x.dim(0), x.dim(1), w, eps, act_, y.ptr<float>());
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) {
+  expect_2d("rms_norm_heads", x);
+  if (head_dim <= 0 || x.dim(1) % head_dim != 0 || w.numel() != head_dim)
+    throw_error("cpu", "rms_norm_heads: rows of {} with head_dim {} and weight of {}", x.dim(1),
+                head_dim, w.numel());
+  Tensor y = alloc(x.dim(0), x.dim(1));
+  cpu::rms_norm(pool_, x.ptr<float>(), x.numel() / head_dim, head_dim, w, eps, act_, y.ptr<float>());
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::add(const Tensor& a, const Tensor& b) {
+  expect_same("add", a, b);
+  Tensor y = alloc(a.dim(0), a.dim(1));
+  const float* pa = a.ptr<float>();
+  const float* pb = b.ptr<float>();
+  float* py = y.ptr<float>();
+  const int64_t n = a.numel();
+  for (int64_t i = 0; i < n; ++i) py[i] = pa[i] + pb[i];
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::scale(const Tensor& x, float s) {
+  expect_2d("scale", x);
+  Tensor y = alloc(x.dim(0), x.dim(1));
+  const float* px = x.ptr<float>();
+  float* py = y.ptr<float>();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) py[i] = px[i] * s;
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::gated_act(const Tensor& gate, const Tensor& up, Activation act) {
+  expect_same("gated_act", gate, up);
+  Tensor y = alloc(gate.dim(0), gate.dim(1));
+  cpu::gated_act(pool_, gate.ptr<float>(), up.ptr<float>(), gate.numel(), act, y.ptr<float>());
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::softcap(const Tensor& x, float cap) {
+  expect_2d("softcap", x);
+  Tensor y = alloc(x.dim(0), x.dim(1));
+  const float* px = x.ptr<float>();
+  float* py = y.ptr<float>();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) py[i] = std::tanh(px[i] / cap) * cap;
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::rope(const Tensor& x, int n_heads, int head_dim, const BatchLayout& batch,
+                        const RopeSpec& spec) {
+  expect_2d("rope", x);
+  if (x.dim(0) != batch.rows() || x.dim(1) != int64_t{n_heads} * head_dim)
+    throw_error("cpu", "rope: input {} does not match {} rows of {} heads x {}", shape_str(x.shape),
+                batch.rows(), n_heads, head_dim);
+  Tensor y = alloc(x.dim(0), x.dim(1));
+  std::memcpy(y.data, x.data, x.nbytes());
+  cpu::rope(pool_, y.ptr<float>(), n_heads, head_dim, batch, spec);
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, KvCache& cache,
+                             const BatchLayout& batch, const AttentionParams& p) {
+  expect_2d("attention", q);
+  expect_same("attention", k, v);
+  const int64_t T = batch.rows();
+  if (q.dim(0) != T || k.dim(0) != T || q.dim(1) != int64_t{p.n_heads} * p.head_dim ||
+      k.dim(1) != int64_t{p.n_kv_heads} * p.head_dim)
+    throw_error("cpu", "attention: q {} k {} do not match {} rows, {}/{} heads of {}",
+                shape_str(q.shape), shape_str(k.shape), T, p.n_heads, p.n_kv_heads, p.head_dim);
+  Tensor y = alloc(T, q.dim(1));
+  cpu::attention(pool_, q.ptr<float>(), k.ptr<float>(), v.ptr<float>(), cache, batch, p, y.ptr<float>());
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::gather_rows(const Tensor& x, const std::vector<int32_t>& rows) {
+  expect_2d("gather_rows", x);
+  const int64_t D = x.dim(1);
+  Tensor y = alloc(static_cast<int64_t>(rows.size()), D);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= x.dim(0))
+      throw_error("cpu", "gather_rows: row {} outside [0, {})", rows[i], x.dim(0));
+    std::memcpy(y.ptr<float>() + static_cast<int64_t>(i) * D, x.ptr<float>() + rows[i] * D,
+                static_cast<size_t>(D) * sizeof(float));
+  }
+  return y;
+}
+
+void CpuBackend::to_host(const Tensor& x, std::vector<float>& out) {
+  expect_2d("to_host", x);
+  out.assign(x.ptr<float>(), x.ptr<float>() + x.numel());
+}
+
+}  // namespace ollmlx::cpu

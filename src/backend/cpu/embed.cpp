@@ -1,0 +1,71 @@
+// Embedding lookup on the CPU: rows of a dense (F32/F16/BF16) or affine-quantized table
+// [vocab, D], dequantized to float32 as scale * q + bias (the backend glue rounds to the
+// activation dtype). Quantized rows are little-endian bit streams (mlx-format.md §1.5).
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "util/error.h"
+
+namespace ollmlx::cpu {
+
+namespace {
+
+// Element k of a quantized row: stream bits [k*bits, k*bits + bits), LSB first.
+inline uint32_t quant_at(const uint32_t* row, int64_t k, int bits) {
+  const uint64_t bit = static_cast<uint64_t>(k) * static_cast<uint64_t>(bits);
+  const uint64_t word = bit >> 5, off = bit & 31;
+  uint64_t v = row[word] >> off;
+  if (off + static_cast<uint64_t>(bits) > 32)
+    v |= static_cast<uint64_t>(row[word + 1]) << (32 - off);
+  return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
+}
+
+// y[D] = dequantized row `id` of an affine table.
+void affine_row(const Linear& t, int64_t id, float* y, std::vector<float>& sc,
+                std::vector<float>& bi) {
+  const int bits = t.quant.bits;
+  const int64_t gs = t.quant.group_size;
+  const int64_t groups = t.in / gs;
+  const int64_t words = t.in * bits / 32;
+  const uint32_t* row = t.weight.ptr<const uint32_t>() + id * words;
+  to_f32(t.scales, id * groups, groups, sc.data());
+  to_f32(t.biases, id * groups, groups, bi.data());
+  for (int64_t g = 0; g < groups; ++g) {
+    const float s = sc[static_cast<size_t>(g)], b = bi[static_cast<size_t>(g)];
+    for (int64_t k = g * gs; k < (g + 1) * gs; ++k)
+      y[k] = s * static_cast<float>(quant_at(row, k, bits)) + b;
+  }
+}
+
+}  // namespace
+
+void embed(ThreadPool& pool, const Linear& table, const std::vector<int32_t>& ids, float* y) {
+  const bool affine = table.quant.mode == QuantMode::Affine;
+  if (table.quantized() && !affine)
+    throw_error("embed", "{}: {} embedding tables are not supported", table.name,
+                quant_str(table.quant));
+  validate_linear(table);  // shapes and dtypes, so rows can be read without bounds checks
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= table.out)
+      throw_error("embed", "{}: token id {} (row {}) outside the vocabulary of {}", table.name,
+                  ids[i], i, table.out);
+
+  const int64_t D = table.in;
+  const int64_t n = static_cast<int64_t>(ids.size());
+  pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
+    std::vector<float> sc, bi;  // [groups] scales / biases of one row
+    if (affine) {
+      sc.resize(static_cast<size_t>(D / table.quant.group_size));
+      bi.resize(sc.size());
+    }
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t id = ids[static_cast<size_t>(i)];
+      if (affine)
+        affine_row(table, id, y + i * D, sc, bi);
+      else
+        to_f32(table.weight, id * D, D, y + i * D);
+    }
+  });
+}
+
+}  // namespace ollmlx::cpu

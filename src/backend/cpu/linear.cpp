@@ -1,0 +1,555 @@
+// The CPU linear layer: y[T, N] = x[T, K] W^T for dense (F32/F16/BF16) and MLX affine-quantized
+// weights, used in place from the memory-mapped file -- a weight matrix is never expanded in
+// memory (at most a few rows are dequantized into a per-thread tile).
+//
+// Paths, all vectorised with Highway and dispatched at run time to the best SIMD target:
+//  * bits 2/4/8 ("permuted" layout): each vector lane holds one uint32 word of a row, i.e. E =
+//    32/bits consecutive elements; shifting/masking all lanes by j*bits yields element j of every
+//    word, so x is pre-permuted into the same "lane = word" order. Per group MLX's Metal
+//    formulation is used: scale * sum(x*q) + bias * sum(x), all in float32. Decode (T <= 4) works
+//    straight from the packed words (fused); prefill decodes 2 rows of q into a tile that the
+//    token-blocked kernel reuses. Both perform the same float operations per (row, token), so
+//    a row's result does not depend on the batch it is in.
+//  * dense F32/F16/BF16 and affine 3/5/6-bit ("natural" layout): 4 rows are dequantized
+//    (scale*q + bias in float32) into a tile, then a 4-row x 3-token dot-product kernel runs
+//    over all tokens (one path for every T).
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "util/error.h"
+
+#ifndef OLLMLX_CPU_LINEAR_SHARED
+#define OLLMLX_CPU_LINEAR_SHARED
+namespace ollmlx::cpu::linear_detail {
+
+// Everything a target-specific kernel needs about one linear call.
+struct Job {
+  const float* x = nullptr;  // [T, K]
+  int64_t T = 0;
+  const Linear* w = nullptr;
+  float* y = nullptr;  // [T, N]
+  ThreadPool* pool = nullptr;
+  int64_t N = 0, K = 0;
+  int bits = 0;        // 0 = dense
+  int group_size = 0;
+  int64_t words = 0;   // uint32 words per quantized row
+  int64_t groups = 0;  // groups per row
+};
+
+// Element q[k] of a quantized row (generic little-endian bit stream; mlx-format.md §1.5).
+inline uint32_t extract_bits(const uint32_t* row, int64_t k, int bits) {
+  const uint64_t p = static_cast<uint64_t>(k) * static_cast<uint64_t>(bits);
+  const uint64_t wi = p >> 5, off = p & 31;
+  uint64_t v = row[wi] >> off;
+  if (off + static_cast<uint64_t>(bits) > 32) v |= static_cast<uint64_t>(row[wi + 1]) << (32 - off);
+  return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
+}
+
+}  // namespace ollmlx::cpu::linear_detail
+#endif  // OLLMLX_CPU_LINEAR_SHARED
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backend/cpu/linear.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ollmlx::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using linear_detail::Job;
+
+using DF = hn::ScalableTag<float>;
+using DU = hn::ScalableTag<uint32_t>;
+using DI = hn::ScalableTag<int32_t>;
+using VF = hn::Vec<DF>;
+using IdxF = decltype(hn::SetTableIndices(DF(), static_cast<const int32_t*>(nullptr)));
+
+// Per-thread scratch buffers (reused across calls; grown on demand).
+struct Scratch {
+  std::vector<float> tile;    // [4][KP]
+  std::vector<float> scales;  // [rows][groups + lanes]
+  std::vector<float> biases;
+  std::vector<uint32_t> words;  // tail chunk of a row, zero padded
+};
+Scratch& scratch() {
+  static thread_local Scratch s;
+  return s;
+}
+
+// Length of a row in the working layout: a whole number of vectors.
+//  quantized, bits 2/4/8 ("permuted"): chunks of L words = L*E elements;
+//  otherwise ("natural"): K rounded up to L.
+struct Layout {
+  bool permuted = false;
+  int E = 0;            // elements per word (permuted)
+  int64_t chunks = 0;   // vectors of words per row (permuted)
+  int64_t KP = 0;       // padded row length in elements
+};
+
+Layout MakeLayout(const Job& job) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  Layout lay;
+  lay.permuted = job.bits == 2 || job.bits == 4 || job.bits == 8;
+  if (lay.permuted) {
+    lay.E = 32 / job.bits;
+    lay.chunks = (job.words + L - 1) / L;
+    lay.KP = lay.chunks * L * lay.E;
+  } else {
+    lay.KP = (job.K + L - 1) / L * L;
+  }
+  return lay;
+}
+
+// xp[t][(c*E + j)*L + l] = x[t][(c*L + l)*E + j] (permuted) or x padded with zeros (natural);
+// xs[t][c*L + l] = sum_j of that word's elements (permuted only; the bias term).
+void PrepareX(const Job& job, const Layout& lay, float* xp, float* xs) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  job.pool->parallel_for(job.T, 8, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* x = job.x + t * job.K;
+      float* out = xp + t * lay.KP;
+      if (!lay.permuted) {
+        std::memcpy(out, x, static_cast<size_t>(job.K) * sizeof(float));
+        std::fill(out + job.K, out + lay.KP, 0.0f);
+        continue;
+      }
+      float* sums = xs + t * lay.chunks * L;
+      const int E = lay.E;
+      for (int64_t c = 0; c < lay.chunks; ++c) {
+        for (int64_t l = 0; l < L; ++l) {
+          const int64_t base = (c * L + l) * E;
+          float s = 0.0f;
+          for (int j = 0; j < E; ++j) {
+            const int64_t k = base + j;
+            const float v = k < job.K ? x[k] : 0.0f;
+            out[(c * E + j) * L + l] = v;
+            s += v;
+          }
+          sums[c * L + l] = s;
+        }
+      }
+    }
+  });
+}
+
+// n float values of t (F32/F16/BF16) from element `offset`, vectorised (F16C/bf16 shifts).
+void ConvertRow(const Tensor& t, int64_t offset, int64_t n, float* out) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  int64_t i = 0;
+  const hn::CappedTag<float, 1> d1;
+  if (t.dtype == DType::F16) {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    const hn::Rebind<hwy::float16_t, decltype(d1)> dh1;
+    const hwy::float16_t* p = t.ptr<const hwy::float16_t>() + offset;
+    for (; i + L <= n; i += L) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, out + i);
+    for (; i < n; ++i) hn::StoreU(hn::PromoteTo(d1, hn::LoadU(dh1, p + i)), d1, out + i);
+  } else if (t.dtype == DType::BF16) {
+    const hn::Rebind<hwy::bfloat16_t, DF> db;
+    const hwy::bfloat16_t* p = t.ptr<const hwy::bfloat16_t>() + offset;
+    for (; i + L <= n; i += L) hn::StoreU(hn::PromoteTo(df, hn::LoadU(db, p + i)), df, out + i);
+  }
+  if (i < n) to_f32(t, offset + i, n - i, out + i);
+}
+
+// Float32 scales and biases of row n, padded with L zeros so vector loads stay in bounds.
+void RowParams(const Job& job, int64_t n, float* sc, float* bi) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  ConvertRow(job.w->scales, n * job.groups, job.groups, sc);
+  ConvertRow(job.w->biases, n * job.groups, job.groups, bi);
+  std::fill(sc + job.groups, sc + job.groups + L, 0.0f);
+  std::fill(bi + job.groups, bi + job.groups + L, 0.0f);
+}
+
+// Lane pattern for per-word group parameters: words per group (wpg) vs lanes.
+struct GroupLanes {
+  bool broadcast = false;  // a vector of words lies inside one group
+  int64_t wpg = 0;
+  IdxF idx;                // lane l -> group offset l / wpg (when !broadcast)
+};
+
+GroupLanes MakeGroupLanes(const Job& job) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  GroupLanes g;
+  g.wpg = static_cast<int64_t>(job.group_size) * job.bits / 32;
+  g.broadcast = g.wpg >= L;
+  int32_t idx[64] = {0};
+  for (int64_t l = 0; l < L && l < 64; ++l) idx[l] = g.broadcast ? 0 : static_cast<int32_t>(l / g.wpg);
+  g.idx = hn::SetTableIndices(df, idx);
+  return g;
+}
+
+HWY_INLINE VF GroupVec(const GroupLanes& g, const float* p, int64_t c, int64_t L) {
+  const DF df;
+  const int64_t g0 = c * L / g.wpg;
+  if (g.broadcast) return hn::Set(df, p[g0]);
+  return hn::TableLookupLanes(hn::LoadU(df, p + g0), g.idx);
+}
+
+// Loads chunk c (L words) of a quantized row; the last chunk is zero padded.
+HWY_INLINE hn::Vec<DU> LoadWords(const uint32_t* row, int64_t c, int64_t L, int64_t words,
+                                 uint32_t* tail) {
+  const DU du;
+  if ((c + 1) * L <= words) return hn::LoadU(du, row + c * L);
+  const int64_t n = words - c * L;
+  std::memcpy(tail, row + c * L, static_cast<size_t>(n) * sizeof(uint32_t));
+  std::fill(tail + n, tail + L, 0u);
+  return hn::LoadU(du, tail);
+}
+
+// ---- fused decode kernel --------------------------------------------------------------------
+
+// out[r][t] = row (n0 + r) . x_t for NR rows and NT tokens, straight from the packed words.
+template <int BITS, int NR, int NT>
+void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t n0,
+                const float* xp, const float* xs, int64_t t0, float* sc, float* bi,
+                uint32_t* tail) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  constexpr int E = 32 / BITS;
+  const auto mask = hn::Set(du, (1u << BITS) - 1u);
+  const uint32_t* rows[NR];
+  const int64_t pstride = job.groups + L;
+  for (int r = 0; r < NR; ++r) {
+    rows[r] = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
+    RowParams(job, n0 + r, sc + r * pstride, bi + r * pstride);
+  }
+  const float* xt[NT];
+  const float* st[NT];
+  for (int t = 0; t < NT; ++t) {
+    xt[t] = xp + (t0 + t) * lay.KP;
+    st[t] = xs + (t0 + t) * lay.chunks * L;
+  }
+  VF total[NR][NT];
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) total[r][t] = hn::Zero(df);
+
+  for (int64_t c = 0; c < lay.chunks; ++c) {
+    hn::Vec<DU> w[NR];
+    for (int r = 0; r < NR; ++r) w[r] = LoadWords(rows[r], c, L, job.words, tail + r * L);
+    VF acc[NR][NT];
+    for (int r = 0; r < NR; ++r)
+      for (int t = 0; t < NT; ++t) acc[r][t] = hn::Zero(df);
+    const float* xc[NT];
+    for (int t = 0; t < NT; ++t) xc[t] = xt[t] + c * E * L;
+#pragma GCC unroll 16
+    for (int j = 0; j < E; ++j) {
+      VF xv[NT];
+      for (int t = 0; t < NT; ++t) xv[t] = hn::LoadU(df, xc[t] + j * L);
+      for (int r = 0; r < NR; ++r) {
+        const VF q = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::ShiftRightSame(w[r], j * BITS), mask)));
+        for (int t = 0; t < NT; ++t) acc[r][t] = hn::MulAdd(q, xv[t], acc[r][t]);
+      }
+    }
+    for (int r = 0; r < NR; ++r) {
+      const VF s = GroupVec(gl, sc + r * pstride, c, L);
+      const VF b = GroupVec(gl, bi + r * pstride, c, L);
+      for (int t = 0; t < NT; ++t) {
+        total[r][t] = hn::MulAdd(acc[r][t], s, total[r][t]);
+        total[r][t] = hn::MulAdd(b, hn::LoadU(df, st[t] + c * L), total[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t)
+      job.y[(t0 + t) * job.N + n0 + r] = hn::GetLane(hn::SumOfLanes(df, total[r][t]));
+}
+
+template <int BITS>
+void RunFusedBits(const Job& job, const Layout& lay, const float* xp, const float* xs) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  const GroupLanes gl = MakeGroupLanes(job);
+  constexpr int kRows = 4;
+  const int64_t blocks = (job.N + kRows - 1) / kRows;
+  job.pool->parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) {
+    Scratch& s = scratch();
+    s.scales.resize(static_cast<size_t>(kRows * (job.groups + L)));
+    s.biases.resize(s.scales.size());
+    s.words.resize(static_cast<size_t>(kRows * L));
+    float* sc = s.scales.data();
+    float* bi = s.biases.data();
+    uint32_t* tail = s.words.data();
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * kRows;
+      const int64_t nr = std::min<int64_t>(kRows, job.N - n0);
+      int64_t t = 0;
+      if (nr == kRows) {
+        for (; t + 2 <= job.T; t += 2) {
+          FusedBlock<BITS, 2, 2>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
+          FusedBlock<BITS, 2, 2>(job, lay, gl, n0 + 2, xp, xs, t, sc, bi, tail);
+        }
+        if (t < job.T) FusedBlock<BITS, 4, 1>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
+      } else {
+        for (int64_t r = 0; r < nr; ++r)
+          for (int64_t tt = 0; tt < job.T; ++tt)
+            FusedBlock<BITS, 1, 1>(job, lay, gl, n0 + r, xp, xs, tt, sc, bi, tail);
+      }
+    }
+  });
+}
+
+void RunFused(const Job& job, const Layout& lay, const float* xp, const float* xs) {
+  switch (job.bits) {
+    case 2: return RunFusedBits<2>(job, lay, xp, xs);
+    case 4: return RunFusedBits<4>(job, lay, xp, xs);
+    default: return RunFusedBits<8>(job, lay, xp, xs);
+  }
+}
+
+// ---- tiled kernels --------------------------------------------------------------------------
+
+// Permuted formats (bits 2/4/8): rows [n0, n0+nr) are decoded into a tile of, per chunk c, E
+// vectors of q (as float) followed by the chunk's scale and bias vectors, so TileBlockQ performs
+// exactly the per-(row, token) operations of FusedBlock: results do not depend on the number of
+// tokens in the batch (batched logits equal separate runs, bit for bit).
+template <int BITS>
+void DecodeRowsQ(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t n0, int64_t nr,
+                 float* tile, Scratch& s) {
+  const DF df;
+  const DU du;
+  const DI di;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  constexpr int E = 32 / BITS;
+  const auto mask = hn::Set(du, (1u << BITS) - 1u);
+  s.scales.resize(static_cast<size_t>(job.groups + L));
+  s.biases.resize(s.scales.size());
+  s.words.resize(static_cast<size_t>(L));
+  const int64_t row_len = lay.chunks * (E + 2) * L;
+  for (int64_t r = 0; r < nr; ++r) {
+    const uint32_t* row = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
+    RowParams(job, n0 + r, s.scales.data(), s.biases.data());
+    float* out = tile + r * row_len;
+    for (int64_t c = 0; c < lay.chunks; ++c) {
+      const auto w = LoadWords(row, c, L, job.words, s.words.data());
+      float* o = out + c * (E + 2) * L;
+      for (int j = 0; j < E; ++j)
+        hn::StoreU(hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::ShiftRightSame(w, j * BITS), mask))), df,
+                   o + j * L);
+      hn::StoreU(GroupVec(gl, s.scales.data(), c, L), df, o + E * L);
+      hn::StoreU(GroupVec(gl, s.biases.data(), c, L), df, o + (E + 1) * L);
+    }
+  }
+}
+
+template <int BITS, int MR, int NT>
+void TileBlockQ(const Job& job, const Layout& lay, const float* tile, const float* xp,
+                const float* xs, int64_t t0, int64_t n0) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  constexpr int E = 32 / BITS;
+  const int64_t row_len = lay.chunks * (E + 2) * L;
+  VF total[MR][NT];
+  for (int r = 0; r < MR; ++r)
+    for (int t = 0; t < NT; ++t) total[r][t] = hn::Zero(df);
+  for (int64_t c = 0; c < lay.chunks; ++c) {
+    VF acc[MR][NT];
+    for (int r = 0; r < MR; ++r)
+      for (int t = 0; t < NT; ++t) acc[r][t] = hn::Zero(df);
+    const float* q[MR];
+    for (int r = 0; r < MR; ++r) q[r] = tile + r * row_len + c * (E + 2) * L;
+    const float* xc[NT];
+    for (int t = 0; t < NT; ++t) xc[t] = xp + (t0 + t) * lay.KP + c * E * L;
+    for (int j = 0; j < E; ++j) {
+      VF xv[NT];
+      for (int t = 0; t < NT; ++t) xv[t] = hn::LoadU(df, xc[t] + j * L);
+      for (int r = 0; r < MR; ++r) {
+        const VF qv = hn::LoadU(df, q[r] + j * L);
+        for (int t = 0; t < NT; ++t) acc[r][t] = hn::MulAdd(qv, xv[t], acc[r][t]);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      const VF sv = hn::LoadU(df, q[r] + E * L);
+      const VF bv = hn::LoadU(df, q[r] + (E + 1) * L);
+      for (int t = 0; t < NT; ++t) {
+        total[r][t] = hn::MulAdd(acc[r][t], sv, total[r][t]);
+        total[r][t] = hn::MulAdd(bv, hn::LoadU(df, xs + (t0 + t) * lay.chunks * L + c * L), total[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int t = 0; t < NT; ++t)
+      job.y[(t0 + t) * job.N + n0 + r] = hn::GetLane(hn::SumOfLanes(df, total[r][t]));
+}
+
+template <int BITS, int MR>
+void TileRowsQ(const Job& job, const Layout& lay, const float* tile, const float* xp,
+               const float* xs, int64_t n0) {
+  int64_t t = 0;
+  for (; t + 3 <= job.T; t += 3) TileBlockQ<BITS, MR, 3>(job, lay, tile, xp, xs, t, n0);
+  for (; t < job.T; ++t) TileBlockQ<BITS, MR, 1>(job, lay, tile, xp, xs, t, n0);
+}
+
+template <int BITS>
+void RunTiledQBits(const Job& job, const Layout& lay, const float* xp, const float* xs) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  const GroupLanes gl = MakeGroupLanes(job);
+  constexpr int kRows = 2;
+  const int64_t row_len = lay.chunks * (lay.E + 2) * L;
+  const int64_t blocks = (job.N + kRows - 1) / kRows;
+  job.pool->parallel_for(blocks, 4, [&](int64_t b0, int64_t b1) {
+    Scratch& s = scratch();
+    s.tile.resize(static_cast<size_t>(kRows * row_len));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * kRows;
+      const int64_t nr = std::min<int64_t>(kRows, job.N - n0);
+      DecodeRowsQ<BITS>(job, lay, gl, n0, nr, s.tile.data(), s);
+      if (nr == 2)
+        TileRowsQ<BITS, 2>(job, lay, s.tile.data(), xp, xs, n0);
+      else
+        TileRowsQ<BITS, 1>(job, lay, s.tile.data(), xp, xs, n0);
+    }
+  });
+}
+
+void RunTiledQ(const Job& job, const Layout& lay, const float* xp, const float* xs) {
+  switch (job.bits) {
+    case 2: return RunTiledQBits<2>(job, lay, xp, xs);
+    case 4: return RunTiledQBits<4>(job, lay, xp, xs);
+    default: return RunTiledQBits<8>(job, lay, xp, xs);
+  }
+}
+
+// Natural formats (dense F32/F16/BF16 and affine 3/5/6-bit): 4 rows are dequantized (scale*q +
+// bias in float32) into a tile, then a 4-row x 3-token dot-product kernel runs over all tokens.
+void DequantRows(const Job& job, const Layout& lay, int64_t n0, int64_t nr, float* tile,
+                 Scratch& s) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  if (job.bits == 0) {
+    for (int64_t r = 0; r < nr; ++r) {
+      float* out = tile + r * lay.KP;
+      ConvertRow(job.w->weight, (n0 + r) * job.K, job.K, out);
+      std::fill(out + job.K, out + lay.KP, 0.0f);
+    }
+    return;
+  }
+  s.scales.resize(static_cast<size_t>(job.groups + L));
+  s.biases.resize(s.scales.size());
+  float* sc = s.scales.data();
+  float* bi = s.biases.data();
+  const int bits = job.bits, gs = job.group_size;
+  for (int64_t r = 0; r < nr; ++r) {
+    const uint32_t* row = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
+    float* out = tile + r * lay.KP;
+    RowParams(job, n0 + r, sc, bi);
+    for (int64_t k = 0; k < job.K; ++k) {
+      const int64_t g = k / gs;
+      out[k] = static_cast<float>(linear_detail::extract_bits(row, k, bits)) * sc[g] + bi[g];
+    }
+    std::fill(out + job.K, out + lay.KP, 0.0f);
+  }
+}
+
+// y[t][n0 + r] = tile_r . xp_t for MR rows and NT tokens.
+template <int MR, int NT>
+void TileBlock(const float* tile, int64_t KP, const float* xp, int64_t t0, float* y, int64_t N,
+               int64_t n0) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  VF acc[MR][NT];
+  for (int r = 0; r < MR; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = hn::Zero(df);
+  const float* xt[NT];
+  for (int t = 0; t < NT; ++t) xt[t] = xp + (t0 + t) * KP;
+  for (int64_t k = 0; k < KP; k += L) {
+    VF xv[NT];
+    for (int t = 0; t < NT; ++t) xv[t] = hn::LoadU(df, xt[t] + k);
+    for (int r = 0; r < MR; ++r) {
+      const VF w = hn::LoadU(df, tile + r * KP + k);
+      for (int t = 0; t < NT; ++t) acc[r][t] = hn::MulAdd(w, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int t = 0; t < NT; ++t) y[(t0 + t) * N + n0 + r] = hn::GetLane(hn::SumOfLanes(df, acc[r][t]));
+}
+
+template <int MR>
+void TileRows(const float* tile, int64_t KP, const float* xp, int64_t T, float* y, int64_t N,
+              int64_t n0) {
+  int64_t t = 0;
+  for (; t + 3 <= T; t += 3) TileBlock<MR, 3>(tile, KP, xp, t, y, N, n0);
+  for (; t < T; ++t) TileBlock<MR, 1>(tile, KP, xp, t, y, N, n0);
+}
+
+void RunTiled(const Job& job, const Layout& lay, const float* xp) {
+  constexpr int kRows = 4;
+  const int64_t blocks = (job.N + kRows - 1) / kRows;
+  job.pool->parallel_for(blocks, 4, [&](int64_t b0, int64_t b1) {
+    Scratch& s = scratch();
+    s.tile.resize(static_cast<size_t>(kRows * lay.KP));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * kRows;
+      const int64_t nr = std::min<int64_t>(kRows, job.N - n0);
+      DequantRows(job, lay, n0, nr, s.tile.data(), s);
+      switch (nr) {
+        case 4: TileRows<4>(s.tile.data(), lay.KP, xp, job.T, job.y, job.N, n0); break;
+        case 3: TileRows<3>(s.tile.data(), lay.KP, xp, job.T, job.y, job.N, n0); break;
+        case 2: TileRows<2>(s.tile.data(), lay.KP, xp, job.T, job.y, job.N, n0); break;
+        default: TileRows<1>(s.tile.data(), lay.KP, xp, job.T, job.y, job.N, n0); break;
+      }
+    }
+  });
+}
+
+void RunLinear(const Job& job) {
+  const DF df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  const Layout lay = MakeLayout(job);
+  std::vector<float> xp(static_cast<size_t>(job.T * lay.KP));
+  std::vector<float> xs(lay.permuted ? static_cast<size_t>(job.T * lay.chunks * L) : 0);
+  PrepareX(job, lay, xp.data(), xs.data());
+  if (!lay.permuted)
+    RunTiled(job, lay, xp.data());
+  else if (job.T <= 4)
+    RunFused(job, lay, xp.data(), xs.data());
+  else
+    RunTiledQ(job, lay, xp.data(), xs.data());
+}
+
+}  // namespace ollmlx::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ollmlx::cpu {
+
+HWY_EXPORT(RunLinear);
+
+void linear(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y) {
+  linear_detail::Job job;
+  job.x = x;
+  job.T = T;
+  job.w = &w;
+  job.y = y;
+  job.pool = &pool;
+  job.N = w.out;
+  job.K = w.in;
+  if (w.quantized()) {
+    if (w.quant.mode != QuantMode::Affine)
+      throw_error("cpu", "linear {}: {} is not supported by the cpu backend yet", w.name,
+                  quant_str(w.quant));
+    job.bits = w.quant.bits;
+    job.group_size = w.quant.group_size;
+    job.words = w.in * job.bits / 32;
+    job.groups = w.in / job.group_size;
+  }
+  if (T > 0) HWY_DYNAMIC_DISPATCH(RunLinear)(job);
+  if (w.has_bias()) {
+    std::vector<float> b(static_cast<size_t>(w.out));
+    to_f32(w.bias, 0, w.out, b.data());
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t n = 0; n < w.out; ++n) y[t * w.out + n] += b[static_cast<size_t>(n)];
+  }
+}
+
+}  // namespace ollmlx::cpu
+#endif  // HWY_ONCE

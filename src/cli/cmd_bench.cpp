@@ -1,0 +1,148 @@
+// `ollmlx bench`: prompt processing (pp) and token generation (tg) throughput, measured like
+// llama-bench: pp = one batch of -p random tokens into an empty cache; tg = -n tokens decoded one
+// at a time from an empty cache. Each test is repeated -r times; mean and standard deviation.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "cli/commands.h"
+#include "engine/generate.h"
+#include "util/error.h"
+#include "util/sysinfo.h"
+
+namespace ollmlx::cli {
+namespace {
+struct BenchArgs {
+  std::string model, device;
+  int n_prompt = 512, n_gen = 128, reps = 3, threads = 0;
+  bool json = false;
+};
+
+struct Stat {
+  double mean = 0, sd = 0;
+};
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / static_cast<double>(v.size() - 1)) : 0;
+  return s;
+}
+
+std::string human_bytes(double b) {
+  const char* u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int i = 0;
+  while (b >= 1024 && i < 4) {
+    b /= 1024;
+    ++i;
+  }
+  return fmt::format("{:.2f} {}", b, u[i]);
+}
+
+void run_bench(const BenchArgs& a) {
+  using Clock = std::chrono::steady_clock;
+  int threads = resolve_threads(a.threads);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto backend = create_backend(resolve_device(a.device), threads);
+  auto model = load_model(a.model, *backend);
+  const ModelInfo& info = model->info();
+  const int ctx = std::max(a.n_prompt, a.n_gen) + 1;
+  auto cache = backend->create_kv_cache(model->kv_spec(1, ctx, std::max(a.n_prompt, 1)));
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(info.vocab - 1));
+  std::vector<double> pp, tg;
+  Logits logits;
+  // Warm-up (page in the weights, size the arenas), not timed.
+  {
+    const int slot = cache->alloc_seq();
+    std::vector<int32_t> t(static_cast<size_t>(std::min(a.n_prompt, 32)) + 1);
+    for (auto& x : t) x = tok(rng);
+    prefill(*model, *cache, slot, t, a.n_prompt, nullptr, &logits);
+    cache->free_seq(slot);
+  }
+  for (int r = 0; r < a.reps && a.n_prompt > 0; ++r) {
+    const int slot = cache->alloc_seq();
+    std::vector<int32_t> t(static_cast<size_t>(a.n_prompt));
+    for (auto& x : t) x = tok(rng);
+    const auto t0 = Clock::now();
+    prefill(*model, *cache, slot, t, a.n_prompt, nullptr, &logits);
+    pp.push_back(a.n_prompt / std::chrono::duration<double>(Clock::now() - t0).count());
+    cache->free_seq(slot);
+  }
+  size_t kv_bytes = 0;
+  for (int r = 0; r < a.reps && a.n_gen > 0; ++r) {
+    const int slot = cache->alloc_seq();
+    int32_t next = tok(rng);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < a.n_gen; ++i) {
+      ForwardBatch b;
+      b.tokens = {next};
+      b.layout.seqs.push_back({slot, 0, 1, cache->seq_len(slot)});
+      finalize_layout(b.layout);
+      b.logit_rows = {0};
+      model->forward(b, *cache, logits);
+      next = argmax(logits.data.data(), logits.vocab);
+    }
+    tg.push_back(a.n_gen / std::chrono::duration<double>(Clock::now() - t0).count());
+    kv_bytes = std::max(kv_bytes, cache->bytes());
+    cache->free_seq(slot);
+  }
+  const uint64_t rss = peak_rss_bytes();
+  const std::string name = a.model.substr(a.model.find_last_of('/') == std::string::npos ? 0 : a.model.find_last_of('/') + 1);
+  if (a.json) {
+    nlohmann::json j = {{"model", a.model},
+                        {"architecture", info.architecture},
+                        {"quantization", info.quantization},
+                        {"backend", backend->name()},
+                        {"threads", threads},
+                        {"n_params", info.n_params},
+                        {"weights_bytes", info.weight_bytes},
+                        {"kv_cache_bytes", kv_bytes},
+                        {"peak_rss_bytes", rss}};
+    if (!pp.empty()) {
+      Stat s = stats(pp);
+      j["pp"] = {{"tokens", a.n_prompt}, {"tokens_per_s", s.mean}, {"stddev", s.sd}, {"samples", pp}};
+    }
+    if (!tg.empty()) {
+      Stat s = stats(tg);
+      j["tg"] = {{"tokens", a.n_gen}, {"tokens_per_s", s.mean}, {"stddev", s.sd}, {"samples", tg}};
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("| model | quant | size | params | backend | threads | test | t/s |\n");
+  std::printf("| --- | --- | ---: | ---: | --- | ---: | --- | ---: |\n");
+  auto row = [&](const char* test, int n, const std::vector<double>& v) {
+    Stat s = stats(v);
+    std::printf("| %s | %s | %s | %.2f M | %s | %d | %s%d | %.2f ± %.2f |\n", name.c_str(),
+                info.quantization.c_str(), human_bytes(static_cast<double>(info.weight_bytes)).c_str(),
+                static_cast<double>(info.n_params) / 1e6, backend->name().c_str(), threads, test, n,
+                s.mean, s.sd);
+  };
+  if (!pp.empty()) row("pp", a.n_prompt, pp);
+  if (!tg.empty()) row("tg", a.n_gen, tg);
+  std::printf("\npeak RSS %s (weights %s, KV cache %s)\n", human_bytes(static_cast<double>(rss)).c_str(),
+              human_bytes(static_cast<double>(info.weight_bytes)).c_str(),
+              human_bytes(static_cast<double>(kv_bytes)).c_str());
+}
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed");
+  cmd->add_option("--model,-m", args->model, "MLX model directory")->required();
+  cmd->add_option("-p,--n-prompt", args->n_prompt, "Prompt tokens for the pp test (default 512)");
+  cmd->add_option("-n,--n-gen", args->n_gen, "Generated tokens for the tg test (default 128)");
+  cmd->add_option("-r,--repetitions", args->reps, "Repetitions of each test (default 3)")->check(CLI::PositiveNumber);
+  cmd->add_option("-t,--threads", args->threads, "CPU threads (default: all cores)");
+  cmd->add_option("--device", args->device, "Backend (default: OLLMLX_DEVICE or cpu)");
+  cmd->add_flag("--json", args->json, "Print JSON instead of a table");
+  cmd->callback([args] { run_bench(*args); });
+}
+
+}  // namespace ollmlx::cli

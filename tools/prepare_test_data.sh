@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Generate all Python-made test data (idempotent, skips what is up to date).
+#
+#   tools/prepare_test_data.sh [OUTDIR]      # default OUTDIR = tests/fixtures/generated
+#
+#   OUTDIR/parity/   tiny random mlx-lm models + reference.safetensors + manifest.json
+#   OUTDIR/smollm2/  SmolLM2-135M-Instruct Q4_1 GGUF converted to MLX + reference.safetensors
+#
+# Each part is regenerated only when its stamp (sha256 of the generating scripts, the pinned
+# requirements and, for smollm2, the GGUF size) changed or its output is missing.
+# Set OLLMLX_FORCE_TESTDATA=1 to regenerate everything.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${1:-$REPO/tests/fixtures/generated}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+PY="$REPO/.venv/bin/python"
+T="$REPO/tools"
+
+bash "$T/setup_python.sh"
+
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# run_part NAME STAMP_VALUE CHECK_FILE CMD...   (CMD gets the temp output dir appended)
+run_part() {
+    local name="$1" want="$2" check="$3"; shift 3
+    local dest="$OUT/$name" stamp="$OUT/$name/.stamp"
+    if [[ -z "${OLLMLX_FORCE_TESTDATA:-}" && -f "$stamp" && -f "$dest/$check" \
+          && "$(cat "$stamp")" == "$want" ]]; then
+        echo "[prepare_test_data] $name up to date ($dest)"
+        return 0
+    fi
+    local tmp="$OUT/.$name.tmp.$$"
+    rm -rf "$tmp"
+    local t0=$SECONDS
+    echo "[prepare_test_data] generating $name ..."
+    "$@" "$tmp"
+    echo "$want" > "$tmp/.stamp"
+    rm -rf "$dest"
+    mv "$tmp" "$dest"
+    echo "[prepare_test_data] $name done in $((SECONDS - t0)) s -> $dest"
+}
+
+REQ_HASH="$(hash_of "$T/requirements.txt")"
+
+parity_stamp="$(hash_of "$T/make_parity_fixtures.py"; echo "$REQ_HASH")"
+GGUF="$("$PY" "$T/find_smollm2_gguf.py")"
+smol_stamp="$(hash_of "$T/make_smollm2_golden.py" "$T/gguf_to_mlx.py" "$T/make_parity_fixtures.py" \
+    "$T/find_smollm2_gguf.py"; echo "$REQ_HASH"; stat -c %s "$GGUF")"
+
+# MLX's CPU kernels are mostly single-threaded: run the two parts side by side.
+t0=$SECONDS
+run_part parity "$parity_stamp" manifest.json \
+    "$PY" "$T/make_parity_fixtures.py" --out &
+p1=$!
+run_part smollm2 "$smol_stamp" reference.safetensors \
+    "$PY" "$T/make_smollm2_golden.py" --gguf "$GGUF" --out &
+p2=$!
+rc=0
+wait $p1 || rc=1
+wait $p2 || rc=1
+if [[ $rc != 0 ]]; then
+    echo "[prepare_test_data] FAILED" >&2
+    exit 1
+fi
+echo "[prepare_test_data] all test data in $OUT ($((SECONDS - t0)) s)"
