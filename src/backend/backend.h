@@ -55,8 +55,10 @@ class Backend {
   virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) = 0;
 
   // ---- ops ------------------------------------------------------------------------------
-  // Rows `ids` of an embedding table (dense or quantized, [vocab, D]) -> [T, D].
-  virtual Tensor embed(const Linear& table, const std::vector<int32_t>& ids) = 0;
+  // Rows `ids` of an embedding table (dense or quantized, [vocab, D]) -> [T, D]. `compute` is the
+  // dtype the lookup is evaluated in: MLX dequantizes in the table's dtype (scale*q rounded, then
+  // + bias rounded) and returns rows of that dtype; an upcast (float32) run passes F32.
+  virtual Tensor embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) = 0;
   // x [T, K] -> x W^T (+ bias) [T, N].
   virtual Tensor linear(const Tensor& x, const Linear& w) = 0;
   // RMSNorm over the last dim: w * (x * rsqrt(mean(x^2) + eps)); x [T, D], w [D].

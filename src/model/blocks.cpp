@@ -49,6 +49,10 @@ std::vector<DType> param_dtypes(const Linear& l) {
   return d;
 }
 
+DType table_dtype(const Linear& table) {
+  return table.quantized() ? table.scales.dtype : table.weight.dtype;
+}
+
 DType infer_activation_dtype(const std::vector<DType>& param_dtypes) {
   std::set<DType> kinds(param_dtypes.begin(), param_dtypes.end());
   if (kinds.size() == 1 && (*kinds.begin() == DType::BF16 || *kinds.begin() == DType::F16))

@@ -42,6 +42,8 @@ Linear load_linear(const format::ModelDir& dir, Backend& be, const std::string& 
 // -> F16, any mix or F32 -> F32.
 DType infer_activation_dtype(const std::vector<DType>& param_dtypes);
 std::vector<DType> param_dtypes(const Linear& l);
+// The dtype MLX evaluates a lookup in this table in: its scales' dtype if quantized, else its own.
+DType table_dtype(const Linear& table);
 
 // Checks a batch against the model and cache: token ids in [0, vocab), each sequence starts at or
 // before the end of its cached history, stays within the cache's context, logit rows valid.

@@ -94,48 +94,48 @@ class Bpe : public Model {
     merges_.reserve(merges.size());
     for (size_t rank = 0; rank < merges.size(); ++rank) {
       const auto& [a, b] = merges[rank];
-      const auto ia = vocab_.find(a), ib = vocab_.find(b);
-      if (ia == vocab_.end() || ib == vocab_.end()) {
+      const int32_t* ia = vocab_.find(a);
+      const int32_t* ib = vocab_.find(b);
+      if (ia == nullptr || ib == nullptr) {
         jsonu::fail(where, fmt::format("merge {} ('{} {}') uses a token missing from the vocab",
                                        rank, a, b));
       }
-      if (b.size() < prefix_len || b.compare(0, prefix_len, *opt_.prefix) != 0) {
-        jsonu::fail(where, fmt::format("merge {} ('{} {}'): second token lacks the "
+      // HF drops the prefix's length from the second token without checking its content.
+      if (b.size() < prefix_len) {
+        jsonu::fail(where, fmt::format("merge {} ('{} {}'): second token is shorter than the "
                                        "continuing_subword_prefix",
                                        rank, a, b));
       }
       const std::string merged = a + b.substr(prefix_len);
-      const auto im = vocab_.find(merged);
-      if (im == vocab_.end()) {
+      const int32_t* im = vocab_.find(merged);
+      if (im == nullptr) {
         jsonu::fail(where, fmt::format("merge {} ('{} {}'): '{}' is missing from the vocab", rank,
                                        a, b, merged));
       }
-      merges_.put(ia->second, ib->second, {static_cast<uint32_t>(rank), im->second});
+      merges_.put(*ia, *ib, {static_cast<uint32_t>(rank), *im});
     }
     // Empty prefix/suffix strings change nothing; treat them as absent.
     if (opt_.prefix && opt_.prefix->empty()) opt_.prefix.reset();
     if (opt_.suffix && opt_.suffix->empty()) opt_.suffix.reset();
     simple_chars_ = !opt_.prefix && !opt_.suffix;
     ascii_ids_.fill(-1);
-    for (const auto& [token, id] : vocab_) {
+    vocab_.for_each([this](std::string_view token, int32_t id) {
       size_t len = 0;
-      if (token.empty()) continue;
+      if (token.empty()) return;
       const uint32_t cp = unicode::decode(token, 0, &len);
-      if (len != token.size()) continue;
+      if (len != token.size()) return;
       if (cp < 128) {
         ascii_ids_[cp] = id;
       } else {
         char_ids_[cp] = id;
       }
-    }
+    });
     byte_ids_.fill(-1);
     for (int b = 0; b < 256; ++b) {
-      const auto it = vocab_.find(fmt::format("<0x{:02X}>", b));
-      if (it != vocab_.end()) byte_ids_[b] = it->second;
+      if (const int32_t* id = vocab_.find(fmt::format("<0x{:02X}>", b))) byte_ids_[b] = *id;
     }
     if (opt_.unk_token) {
-      const auto it = vocab_.find(*opt_.unk_token);
-      if (it != vocab_.end()) unk_id_ = it->second;
+      if (const int32_t* id = vocab_.find(*opt_.unk_token)) unk_id_ = *id;
     }
   }
 
@@ -143,9 +143,8 @@ class Bpe : public Model {
                 WordCache* cache) const override {
     if (word.empty()) return;
     if (opt_.ignore_merges) {
-      const auto it = vocab_.find(word);
-      if (it != vocab_.end()) {
-        out.push_back(it->second);
+      if (const int32_t* id = vocab_.find(word)) {
+        out.push_back(*id);
         return;
       }
     }
@@ -157,9 +156,9 @@ class Bpe : public Model {
   }
 
   std::optional<int32_t> token_to_id(std::string_view token) const override {
-    const auto it = vocab_.find(token);
-    if (it == vocab_.end()) return std::nullopt;
-    return it->second;
+    const int32_t* id = vocab_.find(token);
+    if (id == nullptr) return std::nullopt;
+    return *id;
   }
   size_t size() const override { return vocab_.size(); }
   const Vocab& vocab() const override { return vocab_; }
@@ -195,8 +194,8 @@ class Bpe : public Model {
     if (opt_.prefix && i != 0) scratch += *opt_.prefix;
     scratch.append(word.substr(i, len));
     if (opt_.suffix && i + len == word.size()) scratch += *opt_.suffix;
-    const auto it = vocab_.find(scratch);
-    return it == vocab_.end() ? -1 : it->second;
+    const int32_t* id = vocab_.find(scratch);
+    return id == nullptr ? -1 : *id;
   }
 
   int32_t unk_id() const {
@@ -325,7 +324,7 @@ Vocab parse_vocab(const Json& v, const std::string& at) {
   Vocab out;
   out.reserve(vocab->size());
   for (const auto& [token, id] : vocab->items()) {
-    out[token] = jsonu::as_id(id, jsonu::child(at, "vocab[" + token + "]"));
+    out.put(token, jsonu::as_id(id, jsonu::child(at, "vocab[" + token + "]")));
   }
   return out;
 }

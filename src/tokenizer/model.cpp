@@ -14,17 +14,17 @@ class WordLevel : public Model {
  public:
   WordLevel(Vocab vocab, std::string unk) : vocab_(std::move(vocab)), unk_(std::move(unk)) {}
   void tokenize(std::string_view word, std::vector<int32_t>& out, WordCache*) const override {
-    auto it = vocab_.find(word);
-    if (it == vocab_.end()) it = vocab_.find(unk_);
-    if (it == vocab_.end()) {
+    const int32_t* id = vocab_.find(word);
+    if (id == nullptr) id = vocab_.find(unk_);
+    if (id == nullptr) {
       throw_error("tokenizer", "WordLevel unk_token '{}' is not in the vocabulary", unk_);
     }
-    out.push_back(it->second);
+    out.push_back(*id);
   }
   std::optional<int32_t> token_to_id(std::string_view token) const override {
-    const auto it = vocab_.find(token);
-    if (it == vocab_.end()) return std::nullopt;
-    return it->second;
+    const int32_t* id = vocab_.find(token);
+    if (id == nullptr) return std::nullopt;
+    return *id;
   }
   size_t size() const override { return vocab_.size(); }
   const Vocab& vocab() const override { return vocab_; }
@@ -37,17 +37,16 @@ class WordLevel : public Model {
 }  // namespace
 
 bool WordCache::lookup(std::string_view word, std::vector<int32_t>& out) const {
-  const auto it = index_.find(word);
-  if (it == index_.end()) return false;
-  out.insert(out.end(), ids_.begin() + it->second.first,
-             ids_.begin() + it->second.first + it->second.second);
+  const auto* hit = index_.find(word);
+  if (hit == nullptr) return false;
+  out.insert(out.end(), ids_.begin() + hit->first, ids_.begin() + hit->first + hit->second);
   return true;
 }
 
 void WordCache::store(std::string_view word, const int32_t* ids, size_t n) {
   const auto offset = static_cast<uint32_t>(ids_.size());
   ids_.insert(ids_.end(), ids, ids + n);
-  index_.emplace(std::string(word), std::make_pair(offset, static_cast<uint32_t>(n)));
+  index_.put(word, std::make_pair(offset, static_cast<uint32_t>(n)));
 }
 
 std::unique_ptr<Model> parse_model(const Json& v, std::string_view where_view) {

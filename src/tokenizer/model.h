@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tokenizer/json_util.h"
+#include "tokenizer/string_map.h"
 
 namespace ollmlx::tok {
 
@@ -21,7 +22,7 @@ struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
-using Vocab = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+using Vocab = FlatStringMap<int32_t>;
 
 // Per-encode memo of word -> ids (words shorter than 256 bytes, as HF caches).
 class WordCache {
@@ -31,8 +32,7 @@ class WordCache {
   void store(std::string_view word, const int32_t* ids, size_t n);
 
  private:
-  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>, StringHash, std::equal_to<>>
-      index_;
+  FlatStringMap<std::pair<uint32_t, uint32_t>> index_;  // word -> (offset, count) in ids_
   std::vector<int32_t> ids_;
 };
 

@@ -3,6 +3,8 @@
 
 #include <map>
 
+#include "util/error.h"
+
 namespace ollmlx::tok {
 namespace {
 
@@ -17,14 +19,15 @@ int32_t token_pair_id(const Json& v, const char* key, const std::string& where) 
   return jsonu::as_id((*p)[1], jsonu::child(where, key));
 }
 
-// One template piece: the sequence ("A") or a special token's id list.
-struct TemplatePiece {
+// One template piece as written: a sequence ("A"/"B") or a special token name.
+struct RawPiece {
   bool is_sequence = false;
-  std::string name;  // sequence id ("A"/"B") or special token id
+  int sequence = 0;  // 0 = A, 1 = B
+  std::string name;  // special token
 };
 
-TemplatePiece parse_template_piece(const Json& v, const std::string& where) {
-  TemplatePiece piece;
+RawPiece parse_piece(const Json& v, const std::string& where) {
+  RawPiece piece;
   if (v.is_string()) {  // "$A", "$B:1", "[CLS]", "[CLS]:0"
     std::string s = v.get<std::string>();
     const size_t colon = s.rfind(':');
@@ -33,9 +36,15 @@ TemplatePiece parse_template_piece(const Json& v, const std::string& where) {
       s.resize(colon);
     }
     if (!s.empty() && s[0] == '$') {
-      piece.is_sequence = true;
       const std::string rest = s.substr(1);
-      piece.name = rest.empty() || rest == "0" || rest == "A" ? "A" : (rest == "1" ? "B" : rest);
+      piece.is_sequence = true;
+      if (rest.empty() || rest == "A" || rest == "0") {
+        piece.sequence = 0;
+      } else if (rest == "B" || rest == "1") {
+        piece.sequence = 1;
+      } else {
+        jsonu::fail(where, fmt::format("unknown template sequence '{}'", s));
+      }
     } else {
       piece.name = s;
     }
@@ -43,8 +52,9 @@ TemplatePiece parse_template_piece(const Json& v, const std::string& where) {
   }
   if (const Json* seq = jsonu::field(v, "Sequence")) {
     piece.is_sequence = true;
-    piece.name = jsonu::get_string(*seq, "id", where);
-    if (piece.name != "A" && piece.name != "B") jsonu::fail(where, "sequence id must be A or B");
+    const std::string id = jsonu::get_string(*seq, "id", where);
+    if (id != "A" && id != "B") jsonu::fail(where, "sequence id must be A or B");
+    piece.sequence = id == "B" ? 1 : 0;
     return piece;
   }
   if (const Json* sp = jsonu::field(v, "SpecialToken")) {
@@ -54,18 +64,48 @@ TemplatePiece parse_template_piece(const Json& v, const std::string& where) {
   jsonu::fail(where, "template piece must be {\"Sequence\": ...} or {\"SpecialToken\": ...}");
 }
 
+std::vector<RawPiece> parse_template(const Json& v, const char* key, const std::string& where) {
+  std::vector<RawPiece> pieces;
+  const Json* t = jsonu::field(v, key);
+  if (t == nullptr) return pieces;
+  if (t->is_string()) {  // "[CLS] $A [SEP]"
+    const std::string s = t->get<std::string>();
+    size_t i = 0;
+    while (i < s.size()) {
+      const size_t j = std::min(s.find(' ', i), s.size());
+      if (j > i) pieces.push_back(parse_piece(Json(s.substr(i, j - i)), where));
+      i = j + 1;
+    }
+  } else if (t->is_array()) {
+    for (size_t i = 0; i < t->size(); ++i) {
+      pieces.push_back(parse_piece((*t)[i], jsonu::index(jsonu::child(where, key), i)));
+    }
+  } else {
+    jsonu::fail(where, fmt::format("'{}' must be an array or a string", key));
+  }
+  return pieces;
+}
+
 }  // namespace
 
 PostProcessorChain PostProcessorChain::parse(const Json& value, std::string_view where) {
   PostProcessorChain chain;
-  if (!value.is_null()) chain.add(value, std::string(where));
+  if (value.is_null()) return chain;
+  chain.add(value, std::string(where));
+  // HF runs a template on one (single) or two (pair) segments and fails otherwise; reject a
+  // chain that would hand a template more.
+  for (bool add_special : {true, false}) {
+    Segments probe{{}};
+    if (!chain.run(probe, add_special)) {
+      jsonu::fail(where, "post-processor chain feeds a template more than two segments");
+    }
+  }
   return chain;
 }
 
 void PostProcessorChain::add(const Json& v, const std::string& where) {
   const std::string type = jsonu::type_of(v, where);
   const std::string at = where + " (" + type + ")";
-  std::vector<int32_t> before, after;
   if (type == "Sequence") {
     const Json* list = jsonu::field(v, "processors");
     if (list == nullptr || !list->is_array()) jsonu::fail(at, "'processors' must be an array");
@@ -75,67 +115,94 @@ void PostProcessorChain::add(const Json& v, const std::string& where) {
     return;
   }
   if (type == "ByteLevel") return;  // only trims offsets
+  Step step;
   if (type == "RobertaProcessing" || type == "BertProcessing") {
-    before.push_back(token_pair_id(v, "cls", at));
-    after.push_back(token_pair_id(v, "sep", at));
+    step.kind = type == "RobertaProcessing" ? Step::kRoberta : Step::kBert;
+    step.cls = token_pair_id(v, "cls", at);
+    step.sep = token_pair_id(v, "sep", at);
   } else if (type == "TemplateProcessing") {
     std::map<std::string, std::vector<int32_t>> specials;
     if (const Json* st = jsonu::field(v, "special_tokens")) {
       if (!st->is_object()) jsonu::fail(at, "'special_tokens' must be an object");
       for (const auto& [name, tok] : st->items()) {
         const std::string w = jsonu::child(at, "special_tokens." + name);
+        jsonu::require_object(tok, w);
         const Json* ids = jsonu::field(tok, "ids");
         if (ids == nullptr || !ids->is_array()) jsonu::fail(w, "'ids' must be an array");
-        std::vector<int32_t>& list = specials[jsonu::field(tok, "id") != nullptr
-                                                  ? jsonu::get_string(tok, "id", w)
-                                                  : name];
+        const std::string key = jsonu::field(tok, "id") != nullptr ? jsonu::get_string(tok, "id", w)
+                                                                    : name;
+        std::vector<int32_t>& list = specials[key];
         for (const Json& id : *ids) list.push_back(jsonu::as_id(id, w));
       }
     }
-    const Json* single = jsonu::field(v, "single");
-    if (single == nullptr) jsonu::fail(at, "missing 'single'");
-    std::vector<TemplatePiece> pieces;
-    if (single->is_string()) {  // "[CLS] $A [SEP]"
-      const std::string s = single->get<std::string>();
-      size_t i = 0;
-      while (i < s.size()) {
-        const size_t j = std::min(s.find(' ', i), s.size());
-        if (j > i) pieces.push_back(parse_template_piece(Json(s.substr(i, j - i)), at));
-        i = j + 1;
+    if (jsonu::field(v, "single") == nullptr) jsonu::fail(at, "missing 'single'");
+    auto resolve = [&](const std::vector<RawPiece>& raw, std::vector<Piece>& out) {
+      for (const RawPiece& r : raw) {
+        Piece p;
+        p.is_sequence = r.is_sequence;
+        if (r.is_sequence) {
+          p.sequence = r.sequence;
+        } else {
+          const auto it = specials.find(r.name);
+          if (it == specials.end()) {
+            jsonu::fail(at, fmt::format("template uses special token '{}' missing from "
+                                        "special_tokens",
+                                        r.name));
+          }
+          p.ids = it->second;
+        }
+        out.push_back(std::move(p));
       }
-    } else if (single->is_array()) {
-      for (size_t i = 0; i < single->size(); ++i) {
-        pieces.push_back(parse_template_piece((*single)[i], jsonu::index(at + ".single", i)));
-      }
-    } else {
-      jsonu::fail(at, "'single' must be an array or a string");
-    }
-    bool seen_sequence = false;
-    for (const TemplatePiece& p : pieces) {
-      if (p.is_sequence) {
-        if (p.name == "A") seen_sequence = true;
-        continue;
-      }
-      const auto it = specials.find(p.name);
-      if (it == specials.end()) {
-        jsonu::fail(at, fmt::format("template uses special token '{}' missing from "
-                                    "special_tokens", p.name));
-      }
-      auto& side = seen_sequence ? after : before;
-      side.insert(side.end(), it->second.begin(), it->second.end());
-    }
+    };
+    resolve(parse_template(v, "single", at), step.single);
+    resolve(parse_template(v, "pair", at), step.pair);
   } else {
     jsonu::fail(at, "unsupported post-processor type");
   }
-  // Nest: earlier processors' tokens end up inside later ones'.
-  prefix_.insert(prefix_.begin(), before.begin(), before.end());
-  suffix_.insert(suffix_.end(), after.begin(), after.end());
+  steps_.push_back(std::move(step));
+}
+
+bool PostProcessorChain::run(Segments& segments, bool add_special_tokens) const {
+  for (const Step& step : steps_) {
+    if (step.kind == Step::kTemplate) {
+      if (segments.size() != 1 && segments.size() != 2) return false;
+      const auto& tpl = segments.size() == 1 ? step.single : step.pair;
+      Segments out;
+      for (const Piece& p : tpl) {
+        if (p.is_sequence) {
+          if (static_cast<size_t>(p.sequence) >= segments.size()) return false;
+          out.push_back(segments[static_cast<size_t>(p.sequence)]);
+        } else if (add_special_tokens) {
+          out.push_back(p.ids);
+        }
+      }
+      segments = std::move(out);
+    } else if (add_special_tokens) {
+      for (size_t i = 0; i < segments.size(); ++i) {
+        std::vector<int32_t> s;
+        s.reserve(segments[i].size() + 3);
+        if (i == 0) {
+          s.push_back(step.cls);
+        } else if (step.kind == Step::kRoberta) {
+          s.push_back(step.sep);
+        }
+        s.insert(s.end(), segments[i].begin(), segments[i].end());
+        s.push_back(step.sep);
+        segments[i] = std::move(s);
+      }
+    }
+  }
+  return true;
 }
 
 void PostProcessorChain::process(std::vector<int32_t>& ids, bool add_special_tokens) const {
-  if (!add_special_tokens) return;
-  if (!prefix_.empty()) ids.insert(ids.begin(), prefix_.begin(), prefix_.end());
-  ids.insert(ids.end(), suffix_.begin(), suffix_.end());
+  if (steps_.empty()) return;
+  Segments segments{std::move(ids)};
+  if (!run(segments, add_special_tokens)) {
+    throw_error("tokenizer", "post-processor chain feeds a template more than two segments");
+  }
+  ids.clear();
+  for (const auto& s : segments) ids.insert(ids.end(), s.begin(), s.end());
 }
 
 }  // namespace ollmlx::tok

@@ -21,9 +21,34 @@ bool is_byte_token(const std::string& piece) {
 
 StreamDecoder::StreamDecoder(const Tokenizer& tok, bool skip_special_tokens)
     : tok_(tok), skip_special_(skip_special_tokens),
-      byte_runs_(tok.impl_->decoder.has_byte_fallback()) {}
+      byte_runs_(tok.impl_->decoder.has_byte_fallback()) {
+  // A sentinel must decode to plain ASCII on its own and stay a prefix when followed by text.
+  for (const char* candidate : {"a", "e", "t", "x", "A", "0", "1", "\xE2\x96\x81a"}) {
+    const auto id = tok.token_to_id(candidate);
+    if (!id || tok.is_special(*id)) continue;
+    const std::string one = tok.decode({*id});
+    if (one.empty() || one.size() > 4) continue;
+    bool plain = true;
+    for (unsigned char c : one) {
+      plain = plain && (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9'));
+    }
+    if (!plain || tok.decode({*id, *id}).compare(0, one.size(), one) != 0) continue;
+    sentinel_ = *id;
+    sentinel_text_ = one;
+    break;
+  }
+}
 
-std::string StreamDecoder::decode_window() const { return tok_.decode(ids_, skip_special_); }
+std::string StreamDecoder::decode_window() const {
+  if (!mid_sequence_ || sentinel_ < 0) return tok_.decode(ids_, skip_special_);
+  std::vector<int32_t> with(1, sentinel_);
+  with.insert(with.end(), ids_.begin(), ids_.end());
+  std::string text = tok_.decode(with, skip_special_);
+  if (text.compare(0, sentinel_text_.size(), sentinel_text_) != 0) {
+    return tok_.decode(ids_, skip_special_);
+  }
+  return text.substr(sentinel_text_.size());
+}
 
 std::string StreamDecoder::push(int32_t id) {
   ids_.push_back(id);
@@ -33,6 +58,7 @@ std::string StreamDecoder::push(int32_t id) {
   if (text.compare(0, prefix_.size(), prefix_) != 0) return {};  // not expected; flush() settles
   std::string out = text.substr(prefix_.size());
   // Everything after the old context becomes the new context.
+  if (context_ > 0) mid_sequence_ = true;
   ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(context_));
   context_ = ids_.size();
   prefix_ = decode_window();
@@ -57,6 +83,7 @@ void StreamDecoder::reset() {
   ids_.clear();
   context_ = 0;
   prefix_.clear();
+  mid_sequence_ = false;
 }
 
 StopMatcher::StopMatcher(std::vector<std::string> stops) {

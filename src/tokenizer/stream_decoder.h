@@ -5,7 +5,10 @@
 // returns the rest. Over a whole generation the pieces concatenate to decode(all ids) - the
 // SentencePiece leading-space rule included - because each step decodes a small window that
 // starts with already-emitted context tokens and emits only what follows the context's own
-// decoding (the approach of HF's DecodeStream and mlx-lm's detokenizers). Text is held back
+// decoding (the approach of HF's DecodeStream and mlx-lm's detokenizers). Once the window no
+// longer starts at the first token, a fixed plain token (e.g. "a") is decoded in front of it so
+// that start-of-text rules (SentencePiece's stripped leading space, Metaspace's first token) do
+// not apply to it. Text is held back
 // while it ends in U+FFFD (an incomplete UTF-8 sequence) or, for byte-fallback decoders, while
 // the last token is a <0xHH> byte token (a later byte can turn the whole run into U+FFFDs).
 //
@@ -40,6 +43,9 @@ class StreamDecoder {
   const Tokenizer& tok_;
   bool skip_special_;
   bool byte_runs_;             // the decoder has ByteFallback
+  int32_t sentinel_ = -1;      // plain token decoded before a mid-sequence window, or -1
+  std::string sentinel_text_;  // its text
+  bool mid_sequence_ = false;  // tokens were dropped in front of the window
   std::vector<int32_t> ids_;   // window: context tokens (already emitted), then pending ones
   size_t context_ = 0;         // number of context tokens at the front of ids_
   std::string prefix_;         // decode of the context tokens alone

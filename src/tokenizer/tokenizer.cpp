@@ -45,7 +45,8 @@ std::vector<AddedToken> parse_added_tokens(const Json& j) {
 
 void build_id_table(Tokenizer::Impl& impl) {
   int64_t max_id = -1;
-  for (const auto& [token, id] : impl.model->vocab()) max_id = std::max<int64_t>(max_id, id);
+  impl.model->vocab().for_each(
+      [&](std::string_view, int32_t id) { max_id = std::max<int64_t>(max_id, id); });
   for (const auto& [id, token] : impl.added.by_id()) max_id = std::max<int64_t>(max_id, id);
   const size_t count = impl.model->vocab().size() + impl.added.by_id().size();
   if (max_id >= static_cast<int64_t>(2 * count + 65536)) {
@@ -55,13 +56,19 @@ void build_id_table(Tokenizer::Impl& impl) {
   const auto n = static_cast<size_t>(max_id + 1);
   impl.pieces.assign(n, std::string());
   impl.flags.assign(n, 0);
-  for (const auto& [token, id] : impl.model->vocab()) {
+  impl.model->vocab().for_each([&](std::string_view token, int32_t id) {
     const auto i = static_cast<size_t>(id);
-    if (impl.flags[i] == 0 || token < impl.pieces[i]) impl.pieces[i] = token;
+    if (impl.flags[i] == 0 || token < impl.pieces[i]) impl.pieces[i] = std::string(token);
     impl.flags[i] = Tokenizer::Impl::kKnown;
-  }
+  });
+  // Added tokens decode as their content, or as its normalized form for normalized tokens
+  // (HF keeps that form so that the decoder can invert the normalization).
   for (const auto& [id, token] : impl.added.by_id()) {
-    impl.pieces[static_cast<size_t>(id)] = token.content;
+    std::string piece = token.content;
+    if (token.normalized && !impl.normalizer.empty()) {
+      piece = impl.normalizer.normalize_text(token.content);
+    }
+    impl.pieces[static_cast<size_t>(id)] = std::move(piece);
     impl.flags[static_cast<size_t>(id)] = Tokenizer::Impl::kKnown;
   }
   for (size_t i = 0; i < n; ++i) {

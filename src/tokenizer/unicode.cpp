@@ -177,9 +177,10 @@ bool is_mark(uint32_t cp) {
 bool is_nonspacing_mark(uint32_t cp) { return category(cp) == UTF8PROC_CATEGORY_MN; }
 
 bool is_other(uint32_t cp) {
+  // Cc, Cf, Cs, Co: the unicode_categories crate HF uses leaves unassigned (Cn) out.
   const auto c = category(cp);
-  return c == UTF8PROC_CATEGORY_CN || c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF ||
-         c == UTF8PROC_CATEGORY_CS || c == UTF8PROC_CATEGORY_CO;
+  return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CS ||
+         c == UTF8PROC_CATEGORY_CO;
 }
 
 bool is_chinese_char(uint32_t cp) {

@@ -41,7 +41,7 @@ bool is_numeric(uint32_t cp);         // general category Nd, Nl or No (char::is
 bool is_punctuation(uint32_t cp);     // ASCII punctuation or category P* (HF is_punc)
 bool is_mark(uint32_t cp);            // category M* (StripAccents)
 bool is_nonspacing_mark(uint32_t cp); // category Mn (BertNormalizer strip_accents)
-bool is_other(uint32_t cp);           // category C* (BertNormalizer clean_text)
+bool is_other(uint32_t cp);           // Cc, Cf, Cs, Co (BertNormalizer clean_text)
 bool is_chinese_char(uint32_t cp);    // CJK ideograph blocks (BertNormalizer)
 // Rust regex `\w`: Alphabetic, M*, Nd, Pc or Join_Control (approximated from categories).
 bool is_word_char(uint32_t cp);

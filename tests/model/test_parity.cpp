@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 // Tolerances. Errors are measured per position as max|diff| / max(1, max|reference logit|).
 //  - float32 run against mlx-lm's float32 run of the same weights: only summation order
-//    differs, so 1e-5.
+//    differs; 5e-5 covers a few float32 roundings per op compounded over a 30-layer model.
 //  - run in the model's dtype (bf16/f16) against mlx-lm's run in that dtype: MLX on the CPU
 //    rounds to bf16/f16 after every op and even accumulates some reductions in that dtype, so
 //    its own result is far from the float32 truth (up to ~10% on these fixtures for bf16). The
@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 //    satisfy |ours - truth| <= 1.5 e_mlx + floor, and then by the triangle inequality
 //    |ours - mlx| <= 2.5 e_mlx + floor. The floor (2^-8, one bf16 rounding) covers fixtures
 //    where MLX happens to be nearly exact.
-constexpr double kF32Tolerance = 1e-5;
+constexpr double kF32Tolerance = 5e-5;
 constexpr double kRoundingFloor = 1.0 / 256;
 
 double rel_error(const float* got, const float* ref, int64_t n) {

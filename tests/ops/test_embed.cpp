@@ -18,7 +18,7 @@ void check_rows(Backend& be, const Linear& table, const std::vector<int32_t>& id
                 const std::string& what) {
   be.set_activation_dtype(act);
   poison_arena(be);
-  const std::vector<float> got = to_vec(be, be.embed(table, ids));
+  const std::vector<float> got = to_vec(be, be.embed(table, ids, DType::F32));
   const std::vector<double> ref = ref::embed(table, ids);
   // Magnitude bound per element: |scale| q + |bias| <= |ref| + 2|bias| <= |ref| + 2.
   EXPECT_TRUE(all_close(
@@ -88,10 +88,47 @@ TEST(Embed, BadIdsThrow) {
   const Linear q = affine_table(rng, 10, 64, 4, 32, DType::F16);
   for (int32_t bad : {-1, 10, 1 << 30}) {
     try {
-      be->embed(q, {0, bad});
+      be->embed(q, {0, bad}, DType::F32);
       FAIL() << "id " << bad << " accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.subsystem(), "embed");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ollmlx::test
+
+namespace ollmlx::test {
+namespace {
+
+// Lookups evaluated in F16/BF16 round q*scale and then (+bias) to that dtype, as MLX's dequantize
+// does on the CPU: exactly, bit for bit, computed here with the same two roundings.
+TEST(Embed, AffineInTableDtypeRoundsLikeMlx) {
+  auto be = create_backend("cpu", 2);
+  Rng rng(9);
+  for (DType sdt : {DType::F16, DType::BF16}) {
+    for (int bits : {4, 8}) {
+      const int64_t dim = 128;
+      Linear t = affine_table(rng, 20, dim, bits, 32, sdt);
+      const std::vector<int32_t> ids = {3, 0, 19};
+      be->set_activation_dtype(DType::F32);
+      be->begin_pass();
+      const std::vector<float> got = to_vec(*be, be->embed(t, ids, sdt));
+      for (size_t i = 0; i < ids.size(); ++i)
+        for (int64_t k = 0; k < dim; ++k) {
+          const int64_t g = ids[i] * (dim / 32) + k / 32;
+          const float s = sdt == DType::F16 ? f16_to_f32(t.scales.ptr<uint16_t>()[g]) : bf16_to_f32(t.scales.ptr<uint16_t>()[g]);
+          const float b = sdt == DType::F16 ? f16_to_f32(t.biases.ptr<uint16_t>()[g]) : bf16_to_f32(t.biases.ptr<uint16_t>()[g]);
+          const uint32_t* row = t.weight.ptr<uint32_t>() + ids[i] * (dim * bits / 32);
+          uint32_t q = 0;
+          for (int bit = 0; bit < bits; ++bit) {
+            const int64_t pos = k * bits + bit;
+            q |= ((row[pos / 32] >> (pos % 32)) & 1u) << bit;
+          }
+          const float want = round_dt(sdt, round_dt(sdt, s * static_cast<float>(q)) + b);
+          ASSERT_EQ(got[i * dim + static_cast<size_t>(k)], want) << dt_name(sdt) << " bits " << bits;
+        }
     }
   }
 }

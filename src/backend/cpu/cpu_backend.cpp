@@ -113,9 +113,10 @@ void expect_same(const char* op, const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
-Tensor CpuBackend::embed(const Linear& table, const std::vector<int32_t>& ids) {
+Tensor CpuBackend::embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) {
   Tensor y = alloc(static_cast<int64_t>(ids.size()), table.in);
-  cpu::embed(pool_, table, ids, y.ptr<float>());
+  cpu::embed(pool_, table, ids, compute, y.ptr<float>());
+  round_to(compute, y.ptr<float>(), y.numel());
   finish(y);
   return y;
 }

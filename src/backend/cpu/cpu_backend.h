@@ -39,7 +39,7 @@ class CpuBackend final : public Backend {
   void begin_pass() override;
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override;
 
-  Tensor embed(const Linear& table, const std::vector<int32_t>& ids) override;
+  Tensor embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) override;
   Tensor linear(const Tensor& x, const Linear& w) override;
   Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override;
   Tensor rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) override;

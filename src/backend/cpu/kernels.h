@@ -24,9 +24,11 @@ void to_f32(const Tensor& t, int64_t offset, int64_t n, float* out);
 // Computes per group scale*sum(x*q) + bias*sum(x) in float32 (MLX's Metal formulation).
 void linear(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y);
 
-// y[T, D] = rows ids of the table, dequantized exactly (scale*q + bias in float32).
-// Throws Error("embed") for an id outside [0, vocab).
-void embed(ThreadPool& pool, const Linear& table, const std::vector<int32_t>& ids, float* y);
+// y[T, D] = rows ids of the table, dequantized as scale*q + bias with the product and the sum
+// each rounded to `compute` (F32: plain float32 arithmetic). Throws Error("embed") for an id
+// outside [0, vocab).
+void embed(ThreadPool& pool, const Linear& table, const std::vector<int32_t>& ids, DType compute,
+           float* y);
 
 // y = w * round_act(x * rsqrt(mean(x^2) + eps)) per row of length dim (x, y [rows, dim]).
 void rms_norm(ThreadPool& pool, const float* x, int64_t rows, int64_t dim, const Tensor& w,

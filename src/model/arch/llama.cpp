@@ -129,6 +129,9 @@ class LlamaModel final : public Model {
       info_.bos_id = cfg["bos_token_id"].get<int32_t>();
     info_.quantization = arch::describe_quantization(dir);
     info_.pass_dependent = rope.dynamic;
+    // MLX looks embeddings up in the table's dtype; an explicit activation dtype means "every
+    // parameter upcast to it".
+    embed_dtype_ = opt.activation_dtype.value_or(blocks::table_dtype(embed_));
     windows_ = windows;
   }
 
@@ -148,7 +151,7 @@ class LlamaModel final : public Model {
     Backend& be = backend();
     be.set_activation_dtype(info_.activation_dtype);
     be.begin_pass();
-    Tensor h = be.embed(embed_, batch.tokens);  // [T, D]
+    Tensor h = be.embed(embed_, batch.tokens, embed_dtype_);  // [T, D]
     for (const LlamaLayer& L : layers_) {
       Tensor a = L.attn.forward(be, be.rms_norm(h, L.input_norm, eps_), cache, batch.layout);
       h = be.add(h, a);
@@ -170,6 +173,7 @@ class LlamaModel final : public Model {
   std::vector<int> windows_;
   float eps_ = 1e-6f;
   bool tied_ = true;
+  DType embed_dtype_ = DType::F32;
 };
 
 }  // namespace

@@ -103,9 +103,19 @@ TEST_P(TokenizerParity, MatchesHuggingFace) {
               GetParam().c_str(), identical, total, random_ok, random_total);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, TokenizerParity,
-                         ::testing::Values("llama3", "llama3_1", "qwen3", "llama2", "gemma3",
-                                           "smollm2"));
+// Real tokenizers, then the synthetic ones covering the remaining components.
+INSTANTIATE_TEST_SUITE_P(
+    Families, TokenizerParity,
+    ::testing::Values("llama3", "llama3_1", "qwen3", "llama2", "gemma3", "smollm2",
+                      "syn_metaspace_first", "syn_metaspace_always_nosplit", "syn_metaspace_never",
+                      "syn_byte_fallback_unk", "syn_bytelevel_base", "syn_split_removed",
+                      "syn_split_merged_prev", "syn_split_merged_next_invert",
+                      "syn_split_contiguous_digits", "syn_whitespace", "syn_whitespace_split_punct",
+                      "syn_bert_pre", "syn_normalizers", "syn_nfd_accents_prepend",
+                      "syn_misc_normalizers", "syn_added_flags", "syn_template",
+                      "syn_llama3_merges", "syn_bpe_prefix_suffix", "syn_bpe_wordpiece_decoder",
+                      "syn_wordlevel"),
+    [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace ollmlx::tok
