@@ -1,7 +1,7 @@
 // The backend-neutral op interface. Model code (src/model) is written once against it; each
 // backend (cpu, later cuda and mlx) implements it in its own folder. Activation tensors are
-// produced by the ops themselves (functional style) from memory the backend manages per forward
-// pass: everything returned between begin_pass() and the next begin_pass() stays valid.
+// produced by the ops themselves (functional style); their memory is owned by the Tensor (its
+// `owner`) and recycled by the backend once the last reference is gone.
 //
 // Conventions (T = rows of the batch):
 //   activations are 2-D [T, features]; multi-head tensors are [T, heads*head_dim] with head h
@@ -50,9 +50,12 @@ class Backend {
   // ---- per pass -------------------------------------------------------------------------
   virtual void set_activation_dtype(DType dtype) = 0;
   virtual DType activation_dtype() const = 0;
-  // Starts a forward pass: releases the activation memory of the previous pass.
+  // Starts a forward pass (a hook for backends that keep per-pass state).
   virtual void begin_pass() = 0;
   virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) = 0;
+  // Tests: fill every new activation buffer with NaN so an op that leaves an element unwritten
+  // is caught.
+  virtual void set_debug_poison(bool on) = 0;
 
   // ---- ops ------------------------------------------------------------------------------
   // Rows `ids` of an embedding table (dense or quantized, [vocab, D]) -> [T, D]. `compute` is the

@@ -56,6 +56,7 @@ void run_bench(const BenchArgs& a) {
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(info.vocab - 1));
   std::vector<double> pp, tg;
+  size_t kv_bytes = 0;
   Logits logits;
   // Warm-up (page in the weights, size the arenas), not timed.
   {
@@ -72,9 +73,9 @@ void run_bench(const BenchArgs& a) {
     const auto t0 = Clock::now();
     prefill(*model, *cache, slot, t, a.n_prompt, nullptr, &logits);
     pp.push_back(a.n_prompt / std::chrono::duration<double>(Clock::now() - t0).count());
+    kv_bytes = std::max(kv_bytes, cache->bytes());
     cache->free_seq(slot);
   }
-  size_t kv_bytes = 0;
   for (int r = 0; r < a.reps && a.n_gen > 0; ++r) {
     const int slot = cache->alloc_seq();
     int32_t next = tok(rng);

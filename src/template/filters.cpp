@@ -318,6 +318,9 @@ Value f_groupby(Interp& in, const Value& v, CallArgs& args) {
 
 Value f_indent(Interp& in, const Value& v, CallArgs& args) {
   auto a = bind_args(args, "indent", {"width", "first", "blank"});
+  // jinja2 appends "\n" with += and calls splitlines(): only strings survive that.
+  if (v.is_undefined()) fail_undefined(v);
+  if (!v.is_str()) failf(ErrorKind::Type, "indent: expected a string, got '{}'", type_name(v));
   std::string ind;
   if (a[0] && a[0]->is_str()) {
     ind = a[0]->str();
@@ -516,6 +519,7 @@ Value f_reverse(Interp& in, const Value& v, CallArgs& args) {
     }
   }
   if (v.is_dict()) return make_iterator(std::move(items), "dict_reversekeyiterator");
+  if (v.is_undefined()) return make_iterator(std::move(items), "reversed");
   return Value::list(std::move(items));
 }
 

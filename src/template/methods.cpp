@@ -103,9 +103,7 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
         while (i < t.size() && py_isspace(t[i])) ++i;
         if (i >= t.size()) break;
         if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-          size_t e = t.size();
-          while (e > i && py_isspace(t[e - 1])) --e;
-          parts.push_back(t.substr(i, e - i));
+          parts.push_back(t.substr(i));  // the remainder keeps its trailing whitespace
           break;
         }
         size_t j = i;
@@ -119,9 +117,7 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
         while (e > 0 && py_isspace(t[e - 1])) --e;
         if (e == 0) break;
         if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-          size_t b = 0;
-          while (b < e && py_isspace(t[b])) ++b;
-          parts.push_back(t.substr(b, e - b));
+          parts.push_back(t.substr(0, e));  // the remainder keeps its leading whitespace
           break;
         }
         size_t j = e;
@@ -250,9 +246,14 @@ std::optional<Value> builtin_attribute(const Value& self, const std::string& nam
           if (in(kListUnsafe, name)) return unsafe();
           break;
         case ListKind::Tuple:
-        case ListKind::Range:
+        case ListKind::Range: {
           if (in(kTupleMethods, name)) return bound();
+          const ListData& l = self.list_data();
+          for (size_t i = 0; i < l.fields.size() && i < l.items.size(); ++i) {
+            if (l.fields[i] == name) return l.items[i];
+          }
           break;
+        }
         default: break;
       }
       break;

@@ -48,6 +48,11 @@ class Parser {
 
   Body parse() {
     Body body = subparse(nullptr);
+    // jinja2 reports unknown filters/tests when compiling, after parsing succeeded; inside
+    // `if` statements and conditional expressions they only fail when executed.
+    for (const Unknown& u : unknown_) {
+      if (!u.soft) fail(u.pos, u.message);
+    }
     return body;
   }
 
@@ -70,6 +75,21 @@ class Parser {
     ~LoopScope() { p_.in_loop_ = saved_; }
     Parser& p_;
     bool saved_;
+  };
+
+  // Inside an `if` (test and bodies) or a conditional expression: jinja2's "soft" frames.
+  // Constructs with their own frame (loops, macros, blocks...) reset it.
+  struct SoftScope {
+    SoftScope(Parser& p, bool soft) : p_(p), saved_(p.soft_) { p.soft_ = soft; }
+    ~SoftScope() { p_.soft_ = saved_; }
+    Parser& p_;
+    bool saved_;
+  };
+
+  struct Unknown {
+    uint32_t pos;
+    std::string message;
+    bool soft;
   };
 
   [[noreturn]] void fail(uint32_t pos, std::string msg) {
@@ -226,6 +246,7 @@ class Parser {
       out.push_back(parse_call_block());
     } else if (name == "filter") {
       auto s = make_stmt(StmtKind::FilterBlock, next().pos);
+      SoftScope soft(*this, false);
       s->filter = parse_filter(nullptr, true);
       s->body = parse_statements({"endfilter"}, true);
       out.push_back(std::move(s));
@@ -234,6 +255,7 @@ class Parser {
     } else if (name == "autoescape") {
       auto s = make_stmt(StmtKind::Autoescape, next().pos);
       s->expr = parse_expression(true);
+      SoftScope soft(*this, false);
       s->body = parse_statements({"endautoescape"}, true);
       out.push_back(std::move(s));
     } else if (name == "block") {
@@ -256,6 +278,7 @@ class Parser {
       // transformers' AssistantTracker: the body renders as a call block (its own scope).
       auto s = make_stmt(StmtKind::Scope, next().pos);
       LoopScope ls(*this, false);
+      SoftScope soft(*this, false);
       s->body = parse_statements({"endgeneration"}, true);
       out.push_back(std::move(s));
     } else {
@@ -269,6 +292,7 @@ class Parser {
     s->target = parse_assign_target(true, false, {"in"}, false);
     expect_name("in");
     s->expr = parse_tuple(false, false, {"recursive"}, false);
+    SoftScope soft(*this, false);
     if (skip_name("if")) s->cond = parse_expression(true);
     s->flag = skip_name("recursive");
     {
@@ -281,6 +305,7 @@ class Parser {
 
   StmtPtr parse_if() {
     auto s = make_stmt(StmtKind::If, next().pos);
+    SoftScope soft(*this, true);
     while (true) {
       ExprPtr test = parse_tuple(false, false, {}, false);
       Body body = parse_statements({"elif", "else", "endif"}, false);
@@ -303,6 +328,7 @@ class Parser {
       return s;
     }
     auto s = make_stmt(StmtKind::SetBlock, pos);
+    SoftScope soft(*this, false);
     s->target = std::move(target);
     s->filter = parse_filter(nullptr, false);
     s->body = parse_statements({"endset"}, true);
@@ -326,6 +352,7 @@ class Parser {
 
   StmtPtr parse_macro() {
     auto s = make_stmt(StmtKind::Macro, next().pos);
+    SoftScope soft(*this, false);
     s->text = expect(Tok::Name, "name").text;
     parse_signature(*s);
     {
@@ -338,10 +365,14 @@ class Parser {
 
   StmtPtr parse_call_block() {
     auto s = make_stmt(StmtKind::CallBlock, next().pos);
-    if (is_op("(")) parse_signature(*s);
+    if (is_op("(")) {
+      SoftScope soft(*this, false);
+      parse_signature(*s);
+    }
     s->expr = parse_expression(true);
     if (s->expr->kind != ExprKind::Call) fail(s->pos, "expected call");
     {
+      SoftScope soft(*this, false);
       LoopScope ls(*this, false);
       s->body = parse_statements({"endcall"}, true);
     }
@@ -357,6 +388,7 @@ class Parser {
       expect_op("=");
       s->with_values.push_back(parse_expression(true));
     }
+    SoftScope soft(*this, false);
     s->body = parse_statements({"endwith"}, true);
     return s;
   }
@@ -371,7 +403,10 @@ class Parser {
            "Block names in Jinja have to be valid Python identifiers and may not contain "
            "hyphens, use an underscore instead.");
     }
-    s->body = parse_statements({"endblock"}, true);
+    {
+      SoftScope soft(*this, false);
+      s->body = parse_statements({"endblock"}, true);
+    }
     skip_name(s->text);
     return s;
   }
@@ -499,7 +534,11 @@ class Parser {
   }
 
   ExprPtr parse_condexpr() {
+    const size_t first_unknown = unknown_.size();
     ExprPtr expr1 = parse_or();
+    if (!is_name("if")) return expr1;
+    for (size_t i = first_unknown; i < unknown_.size(); ++i) unknown_[i].soft = true;
+    SoftScope soft(*this, true);
     while (is_name("if")) {
       const uint32_t pos = next().pos;
       ExprPtr expr2 = parse_or();
@@ -878,7 +917,7 @@ class Parser {
       const uint32_t pos = cur().pos;
       auto e = make(ExprKind::Filter, pos);
       e->name = dotted_name();
-      if (!find_filter(e->name)) fail(pos, fmt::format("No filter named '{}'.", e->name));
+      if (!find_filter(e->name)) unknown_.push_back({pos, fmt::format("No filter named '{}'.", e->name), soft_});
       if (is_op("(")) parse_call_args(e->call);
       e->children.push_back(std::move(node));
       node = std::move(e);
@@ -894,7 +933,7 @@ class Parser {
     const uint32_t name_pos = cur().pos;
     auto e = make(ExprKind::Test, pos);
     e->name = dotted_name();
-    if (!find_test(e->name)) fail(name_pos, fmt::format("No test named '{}'.", e->name));
+    if (!find_test(e->name)) unknown_.push_back({name_pos, fmt::format("No test named '{}'.", e->name), soft_});
     if (is_op("(")) {
       parse_call_args(e->call);
     } else if ((cur().type == Tok::Name || cur().type == Tok::String || cur().type == Tok::Int ||
@@ -954,6 +993,8 @@ class Parser {
   size_t i_ = 0;
   int depth_ = 0;
   bool in_loop_ = false;
+  bool soft_ = false;
+  std::vector<Unknown> unknown_;
   std::vector<Names> end_stack_;
   std::vector<std::string> tag_stack_;
 };

@@ -52,7 +52,7 @@ class DictData {
   // Inserts, or overwrites keeping the key's first position (Python dict semantics).
   void set(Value key, Value value);
   const std::vector<std::pair<Value, Value>>& items() const { return items_; }
-  size_t size() const { return items_.size(); }
+  size_t size() const;
   int depth = 1;
 
  private:
@@ -122,6 +122,8 @@ class Value {
   std::shared_ptr<const void> data_;
   std::shared_ptr<Object> obj_;
 };
+
+inline size_t DictData::size() const { return items_.size(); }
 
 // Opaque objects: macros, namespaces, loop contexts, callables, iterators.
 class Object {

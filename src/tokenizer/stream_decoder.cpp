@@ -23,7 +23,7 @@ StreamDecoder::StreamDecoder(const Tokenizer& tok, bool skip_special_tokens)
     : tok_(tok), skip_special_(skip_special_tokens),
       byte_runs_(tok.impl_->decoder.has_byte_fallback()) {
   // A sentinel must decode to plain ASCII on its own and stay a prefix when followed by text.
-  for (const char* candidate : {"a", "e", "t", "x", "A", "0", "1", "\xE2\x96\x81a"}) {
+  for (const char* candidate : {"a", "e", "t", "x", "A", "0", "1", "\xE2\x96\x81" "a"}) {
     const auto id = tok.token_to_id(candidate);
     if (!id || tok.is_special(*id)) continue;
     const std::string one = tok.decode({*id});

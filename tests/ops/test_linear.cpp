@@ -111,6 +111,40 @@ TEST_P(LinearTest, RowResultDoesNotDependOnTheBatch) {
   }
 }
 
+// MLX's safetensors writer does not pad its header, so weight views in real files can start at
+// any byte offset. The kernels must give the same bits on such views (and UBSan must stay quiet).
+Tensor shifted(const Tensor& t, size_t offset, std::vector<std::shared_ptr<uint8_t[]>>& keep) {
+  if (t.empty()) return t;
+  std::shared_ptr<uint8_t[]> buf(new uint8_t[t.nbytes() + 8]);
+  std::memcpy(buf.get() + offset, t.data, t.nbytes());
+  keep.push_back(buf);
+  Tensor v = t;
+  v.data = buf.get() + offset;
+  v.owner = buf;
+  return v;
+}
+
+TEST_P(LinearTest, MisalignedWeightViewsGiveTheSameBits) {
+  const Case c = GetParam();
+  cpu::CpuBackend be(2);
+  Rng rng(5);
+  const Linear l = make_linear(rng, c, true);
+  const std::vector<float> x = normal_vec(rng, static_cast<size_t>(6 * c.K));
+  const std::vector<float> want = to_vec(be, be.linear(act_tensor(x, 6, c.K), l));
+  const std::vector<float> want1 = to_vec(be, be.linear(act_tensor(std::vector<float>(x.begin(), x.begin() + c.K), 1, c.K), l));
+  for (size_t off : {1, 2, 3}) {
+    std::vector<std::shared_ptr<uint8_t[]>> keep;
+    Linear m = l;
+    m.weight = shifted(l.weight, off, keep);
+    m.scales = shifted(l.scales, off, keep);
+    m.biases = shifted(l.biases, off, keep);
+    m.bias = shifted(l.bias, off, keep);
+    EXPECT_EQ(to_vec(be, be.linear(act_tensor(x, 6, c.K), m)), want) << "offset " << off;
+    EXPECT_EQ(to_vec(be, be.linear(act_tensor(std::vector<float>(x.begin(), x.begin() + c.K), 1, c.K), m)), want1)
+        << "offset " << off;
+  }
+}
+
 std::vector<Case> cases() {
   std::vector<Case> v;
   for (DType dt : {DType::F32, DType::F16, DType::BF16}) {

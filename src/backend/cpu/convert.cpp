@@ -5,6 +5,7 @@
 #include "backend/cpu/kernels.h"
 #include "util/error.h"
 #include "util/half.h"
+#include "util/unaligned.h"
 
 namespace ollmlx::cpu {
 
@@ -26,11 +27,11 @@ void round_to(DType act, float* x, int64_t n) {
 float load_float(const Tensor& t, int64_t i) {
   switch (t.dtype) {
     case DType::F32:
-      return t.ptr<const float>()[i];
+      return load_f32_at(t.data, i);
     case DType::F16:
-      return f16_to_f32(t.ptr<const uint16_t>()[i]);
+      return f16_to_f32(load_u16_at(t.data, i));
     case DType::BF16:
-      return bf16_to_f32(t.ptr<const uint16_t>()[i]);
+      return bf16_to_f32(load_u16_at(t.data, i));
     default:
       throw_error("cpu", "cannot read a {} tensor as float", dtype_name(t.dtype));
   }
@@ -39,16 +40,16 @@ float load_float(const Tensor& t, int64_t i) {
 void to_f32(const Tensor& t, int64_t offset, int64_t n, float* out) {
   switch (t.dtype) {
     case DType::F32:
-      std::memcpy(out, t.ptr<const float>() + offset, static_cast<size_t>(n) * sizeof(float));
+      std::memcpy(out, static_cast<const uint8_t*>(t.data) + offset * 4, static_cast<size_t>(n) * sizeof(float));
       return;
     case DType::F16: {
-      const uint16_t* p = t.ptr<const uint16_t>() + offset;
-      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
+      const uint8_t* p = static_cast<const uint8_t*>(t.data) + offset * 2;
+      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(load_u16_at(p, i));
       return;
     }
     case DType::BF16: {
-      const uint16_t* p = t.ptr<const uint16_t>() + offset;
-      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
+      const uint8_t* p = static_cast<const uint8_t*>(t.data) + offset * 2;
+      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(load_u16_at(p, i));
       return;
     }
     default:

@@ -2,79 +2,75 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <bit>
 #include <cstring>
+#include <limits>
 
 #include "backend/cpu/kernels.h"
 #include "util/error.h"
 
 namespace ollmlx::cpu {
 
-// ---- Arena ----------------------------------------------------------------------------------
+// ---- BufferPool -----------------------------------------------------------------------------
 
-float* Arena::alloc_floats(int64_t n) {
-  const size_t want = (static_cast<size_t>(n) + 15) / 16 * 16;  // keep 64-byte alignment
-  while (current_ < blocks_.size()) {
-    Block& b = blocks_[current_];
-    if (b.size - b.used >= want) {
-      float* p = b.data.get() + b.used;
-      b.used += want;
-      return p;
+BufferPool::BufferPool() : state_(std::make_shared<State>()) {}
+
+BufferPool::State::~State() {
+  for (auto& [cap, p] : free) std::free(p);
+}
+
+std::shared_ptr<float> BufferPool::acquire(int64_t n) {
+  // Round sizes up (to 1/8 of their power of two, at least 64 floats) so buffers are reusable
+  // across slightly different shapes.
+  size_t want = std::max<size_t>(64, static_cast<size_t>(n));
+  size_t step = std::max<size_t>(64, std::bit_floor(want) / 8);
+  want = (want + step - 1) / step * step;
+  float* p = nullptr;
+  size_t cap = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto it = state_->free.lower_bound(want);
+    if (it != state_->free.end() && it->first <= 2 * want) {
+      cap = it->first;
+      p = it->second;
+      state_->free.erase(it);
     }
-    ++current_;
   }
-  size_t size = std::max<size_t>(want, blocks_.empty() ? (size_t{1} << 20) : blocks_.back().size * 2);
-  void* p = std::aligned_alloc(64, size * sizeof(float));
-  if (!p) throw_error("cpu", "out of memory allocating {} activation bytes", size * sizeof(float));
-  Block b;
-  b.data = std::unique_ptr<float, void (*)(void*)>(static_cast<float*>(p), std::free);
-  b.size = size;
-  b.used = want;
-  blocks_.push_back(std::move(b));
-  current_ = blocks_.size() - 1;
-  return blocks_.back().data.get();
+  if (!p) {
+    p = static_cast<float*>(std::aligned_alloc(64, want * sizeof(float)));
+    if (!p) throw_error("cpu", "out of memory allocating {} activation bytes", want * sizeof(float));
+    cap = want;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->total_floats += cap;
+  }
+  if (state_->poison) std::fill(p, p + cap, std::numeric_limits<float>::quiet_NaN());
+  std::shared_ptr<State> state = state_;
+  return std::shared_ptr<float>(p, [state, cap](float* q) {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->free.emplace(cap, q);
+  });
 }
 
-void Arena::reset() {
-  for (auto& b : blocks_) b.used = 0;
-  current_ = 0;
-}
-
-size_t Arena::capacity() const {
-  size_t n = 0;
-  for (const auto& b : blocks_) n += b.size * sizeof(float);
-  return n;
+size_t BufferPool::bytes() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->total_floats * sizeof(float);
 }
 
 // ---- Backend --------------------------------------------------------------------------------
 
 CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
 
-namespace {
-// Safetensors packs tensors back to back, so a view can be misaligned for its element type
-// (e.g. a U32 tensor after an odd-length BF16 one). Kernels read elements directly, so such a
-// tensor is copied once into aligned memory; aligned ones are used in place.
-Tensor aligned(const Tensor& t) {
-  if (t.empty() || reinterpret_cast<uintptr_t>(t.data) % dtype_size(t.dtype) == 0) return t;
-  Tensor copy = make_host_tensor(t.dtype, t.shape);
-  std::memcpy(copy.data, t.data, t.nbytes());
-  return copy;
-}
-}  // namespace
-
 Linear CpuBackend::load_linear(const Linear& host) {
   validate_linear(host);
-  Linear l = host;  // used in place (memory-mapped) when aligned
-  l.weight = aligned(l.weight);
-  l.scales = aligned(l.scales);
-  l.biases = aligned(l.biases);
-  l.bias = aligned(l.bias);
-  return l;
+  // Used in place from the memory mapping. Views may be misaligned (MLX's writer does not pad
+  // safetensors headers); every kernel reads weights with unaligned loads.
+  return host;
 }
 
 Tensor CpuBackend::load_tensor(const Tensor& host) {
   if (!is_float(host.dtype) || host.dtype == DType::F64)
     throw_error("cpu", "tensor of dtype {} cannot be used as a float parameter", dtype_name(host.dtype));
-  return aligned(host);
+  return host;
 }
 
 void CpuBackend::set_activation_dtype(DType dtype) {
@@ -83,7 +79,7 @@ void CpuBackend::set_activation_dtype(DType dtype) {
   act_ = dtype;
 }
 
-void CpuBackend::begin_pass() { arena_.reset(); }
+void CpuBackend::begin_pass() {}
 
 std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheSpec& spec) {
   return make_kv_cache(spec);
@@ -93,7 +89,9 @@ Tensor CpuBackend::alloc(int64_t rows, int64_t cols) {
   Tensor t;
   t.dtype = DType::F32;
   t.shape = {rows, cols};
-  t.data = arena_.alloc_floats(rows * cols);
+  std::shared_ptr<float> buf = buffers_.acquire(rows * cols);
+  t.data = buf.get();
+  t.owner = std::move(buf);
   return t;
 }
 

@@ -2,28 +2,35 @@
 // files, kernels vectorised with Highway and split over a persistent thread pool.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "backend/backend.h"
 #include "util/thread_pool.h"
 
 namespace ollmlx::cpu {
 
-// Bump allocator for the activations of one forward pass (64-byte aligned blocks).
-class Arena {
+// Recycles activation buffers: a tensor's memory goes back to the pool when its last reference
+// is dropped, so a forward pass needs only the few buffers that are alive at once (the model's
+// residual stream and the current layer's intermediates), not one per op.
+class BufferPool {
  public:
-  float* alloc_floats(int64_t n);
-  void reset();
-  size_t capacity() const;
+  BufferPool();
+  // A buffer of at least n floats (64-byte aligned); freed into the pool by the returned owner.
+  std::shared_ptr<float> acquire(int64_t n);
+  size_t bytes() const;  // memory held (in use and free)
+  void set_poison(bool on) { state_->poison = on; }
 
  private:
-  struct Block {
-    std::unique_ptr<float, void (*)(void*)> data{nullptr, nullptr};
-    size_t size = 0;  // floats
-    size_t used = 0;
+  struct State {
+    std::mutex mutex;
+    std::multimap<size_t, float*> free;  // capacity in floats -> buffer
+    size_t total_floats = 0;
+    bool poison = false;
+    ~State();
   };
-  std::vector<Block> blocks_;
-  size_t current_ = 0;
+  std::shared_ptr<State> state_;
 };
 
 class CpuBackend final : public Backend {
@@ -37,6 +44,7 @@ class CpuBackend final : public Backend {
   void set_activation_dtype(DType dtype) override;
   DType activation_dtype() const override { return act_; }
   void begin_pass() override;
+  void set_debug_poison(bool on) override { buffers_.set_poison(on); }
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override;
 
   Tensor embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) override;
@@ -59,7 +67,7 @@ class CpuBackend final : public Backend {
   void finish(Tensor& t);  // rounds to the activation dtype
 
   ThreadPool pool_;
-  Arena arena_;
+  BufferPool buffers_;
   DType act_ = DType::F32;
 };
 

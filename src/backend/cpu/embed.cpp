@@ -5,6 +5,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "util/error.h"
+#include "util/unaligned.h"
 
 namespace ollmlx::cpu {
 
@@ -14,9 +15,9 @@ namespace {
 inline uint32_t quant_at(const uint32_t* row, int64_t k, int bits) {
   const uint64_t bit = static_cast<uint64_t>(k) * static_cast<uint64_t>(bits);
   const uint64_t word = bit >> 5, off = bit & 31;
-  uint64_t v = row[word] >> off;
+  uint64_t v = load_u32_at(row, static_cast<int64_t>(word)) >> off;
   if (off + static_cast<uint64_t>(bits) > 32)
-    v |= static_cast<uint64_t>(row[word + 1]) << (32 - off);
+    v |= static_cast<uint64_t>(load_u32_at(row, static_cast<int64_t>(word) + 1)) << (32 - off);
   return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
 }
 

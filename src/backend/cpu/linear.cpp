@@ -19,6 +19,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "util/error.h"
+#include "util/unaligned.h"
 
 #ifndef OLLMLX_CPU_LINEAR_SHARED
 #define OLLMLX_CPU_LINEAR_SHARED
@@ -42,8 +43,9 @@ struct Job {
 inline uint32_t extract_bits(const uint32_t* row, int64_t k, int bits) {
   const uint64_t p = static_cast<uint64_t>(k) * static_cast<uint64_t>(bits);
   const uint64_t wi = p >> 5, off = p & 31;
-  uint64_t v = row[wi] >> off;
-  if (off + static_cast<uint64_t>(bits) > 32) v |= static_cast<uint64_t>(row[wi + 1]) << (32 - off);
+  uint64_t v = load_u32_at(row, static_cast<int64_t>(wi)) >> off;
+  if (off + static_cast<uint64_t>(bits) > 32)
+    v |= static_cast<uint64_t>(load_u32_at(row, static_cast<int64_t>(wi) + 1)) << (32 - off);
   return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
 }
 
