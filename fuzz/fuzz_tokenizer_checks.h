@@ -51,11 +51,13 @@ inline json added_token(int id, const std::string& content, bool special, bool n
 inline std::string byte_level_json() {
   json vocab = json::object();
   int id = 0;
-  for (int b = 0; b < 256; ++b) vocab[std::string(byte_level::char_of(static_cast<uint8_t>(b)))] = id++;
+  for (int b = 0; b < 256; ++b) {
+    vocab[std::string(byte_level::char_of(static_cast<uint8_t>(b)))] = id++;
+  }
   const std::vector<std::pair<std::string, std::string>> merges = {
       {"\xC4\xA0", "t"}, {"h", "e"},       {"\xC4\xA0t", "he"}, {"i", "n"},  {"\xC4\xA0", "a"},
       {"a", "n"},        {"\xC4\xA0" "a", "n"}, {"e", "r"},         {"o", "n"},  {"\xC4\xA0", "s"},
-      {"in", "g"},       {"\xC3", "\xA9"}};
+      {"in", "g"},       {"\xC3\x83", "\xC2\xA9"}};  // "Ã©" = é
   json merge_list = json::array();
   for (const auto& [a, b] : merges) {
     if (!vocab.contains(a + b)) vocab[a + b] = id++;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Time Hugging Face `tokenizers` on the text bench/bench_tokenizer.cpp uses (the baseline).
 
-    .venv/bin/python tools/bench_tokenizer_hf.py [--text FILE] [--repeat N] [--write-text FILE] [DIR...]
+    .venv/bin/python tools/bench_tokenizer_hf.py [--text FILE] [--repeat N] [--write-text FILE]
+                                                 [DIR...]
 
 The default text is the parity corpus (tests/data/tokenizer_corpus/corpus.json) joined with
 newlines, repeated and cut to 1,000,000 bytes, exactly as the C++ tool builds it. Each timing is
@@ -51,7 +52,8 @@ def main() -> int:
         dirs = sorted(p for p in (fx / "tokenizers").iterdir() if (p / "tokenizer.json").exists())
     size = len(text.encode("utf-8"))
     print(f"text: {size} bytes, best of {args.repeat} (tokenizers HF)")
-    print(f"{'tokenizer':10} {'load s':>9} {'tokens':>9} {'encode ms':>10} {'MB/s':>10} {'decode MB/s':>10}")
+    print(f"{'tokenizer':10} {'load s':>9} {'tokens':>9} {'encode ms':>10} {'MB/s':>10} "
+          f"{'decode MB/s':>10}")
     for d in dirs:
         t0 = time.perf_counter()
         tok = Tokenizer.from_file(str(d / "tokenizer.json"))

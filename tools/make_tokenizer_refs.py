@@ -238,7 +238,8 @@ def synthetic(data: Path, corpus: list[dict]) -> list[tuple[str, str]]:
            "single": [{"SpecialToken": {"id": "<|im_start|>", "type_id": 0}},
                       {"Sequence": {"id": "A", "type_id": 0}},
                       {"SpecialToken": {"id": "end", "type_id": 0}}],
-           "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+           "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                    {"Sequence": {"id": "B", "type_id": 1}}],
            "special_tokens": {
                "<|im_start|>": {"id": "<|im_start|>", "ids": [ids["<|im_start|>"]],
                                 "tokens": ["<|im_start|>"]},

@@ -55,6 +55,7 @@ struct CallSpec {
 struct Expr {
   ExprKind kind;
   uint32_t pos = 0;
+  int depth = 1;  // height of this subtree (bounded by the parser)
   Value value;
   std::string name;
   std::vector<ExprPtr> children;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "template/builtins.h"
 #include "template/failure.h"
@@ -34,7 +35,10 @@ void Scope::set(const std::string& name, Value value) {
   vars_.emplace_back(name, std::move(value));
 }
 
+static char* g_top = nullptr; static long g_max = 0; static int g_maxn = 0;
+struct Rep { ~Rep() { fprintf(stderr, "STACK max %ld bytes at nesting %d => %ld per level\n", g_max, g_maxn, g_maxn ? g_max / g_maxn : 0); } } g_rep;
 NestingGuard::NestingGuard(Interp& in) : in_(in) {
+  char probe; if (!g_top) g_top = &probe; long used = g_top - &probe; if (used > g_max) { g_max = used; g_maxn = in_.nesting_ + 1; }
   if (++in_.nesting_ > in_.options_.max_nesting) {
     --in_.nesting_;
     fail(ErrorKind::Limit, "template nesting too deep");
@@ -96,21 +100,8 @@ Value Interp::eval_node(const Expr& e, const ScopePtr& scope) {
     case ExprKind::Const: return e.value;
     case ExprKind::Name: return lookup(e.name, scope);
     case ExprKind::List:
-    case ExprKind::Tuple: {
-      std::vector<Value> items;
-      items.reserve(e.children.size());
-      for (const auto& c : e.children) items.push_back(eval(*c, scope));
-      return Value::list(std::move(items), e.kind == ExprKind::Tuple ? ListKind::Tuple : ListKind::List);
-    }
-    case ExprKind::Dict: {
-      auto d = std::make_shared<DictData>();
-      for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
-        Value k = eval(*e.children[i], scope);
-        hash_key(k);  // TypeError for unhashable keys
-        d->set(std::move(k), eval(*e.children[i + 1], scope));
-      }
-      return Value::dict(std::move(d));
-    }
+    case ExprKind::Tuple:
+    case ExprKind::Dict: return eval_sequence(e, scope);
     case ExprKind::Getattr: return getattr(eval(*e.children[0], scope), e.name);
     case ExprKind::Getitem: {
       Value obj = eval(*e.children[0], scope);
@@ -126,18 +117,7 @@ Value Interp::eval_node(const Expr& e, const ScopePtr& scope) {
     }
     case ExprKind::Not: return Value::boolean(!truthy(eval(*e.children[0], scope)));
     case ExprKind::Neg:
-    case ExprKind::Pos: {
-      Value v = eval(*e.children[0], scope);
-      if (v.is_undefined()) fail_undefined(v);
-      const bool neg = e.kind == ExprKind::Neg;
-      if (v.is_integral()) {
-        const int64_t i = v.as_int();
-        if (neg && i == INT64_MIN) fail(ErrorKind::Value, "integer overflow");
-        return Value::integer(neg ? -i : i);
-      }
-      if (v.kind() == Kind::Float) return Value::number(neg ? -v.as_float() : v.as_float());
-      failf(ErrorKind::Type, "bad operand type for unary {}: '{}'", neg ? '-' : '+', type_name(v));
-    }
+    case ExprKind::Pos: return eval_unary(e, scope);
     case ExprKind::Binary: {
       Value a = eval(*e.children[0], scope);
       Value b = eval(*e.children[1], scope);
@@ -152,14 +132,7 @@ Value Interp::eval_node(const Expr& e, const ScopePtr& scope) {
       Value a = eval(*e.children[0], scope);
       return truthy(a) ? a : eval(*e.children[1], scope);
     }
-    case ExprKind::Concat: {
-      std::string s;
-      for (const auto& c : e.children) {
-        s += to_str(eval(*c, scope));
-        check_size(s.size());
-      }
-      return Value::string(std::move(s));
-    }
+    case ExprKind::Concat: return eval_concat(e, scope);
     case ExprKind::Cond:
       if (truthy(eval(*e.children[0], scope))) return eval(*e.children[1], scope);
       if (e.children[2]) return eval(*e.children[2], scope);
@@ -169,6 +142,44 @@ Value Interp::eval_node(const Expr& e, const ScopePtr& scope) {
     case ExprKind::NsRef: break;
   }
   fail(ErrorKind::Runtime, "invalid expression");
+}
+
+Value Interp::eval_sequence(const Expr& e, const ScopePtr& scope) {
+  if (e.kind == ExprKind::Dict) {
+    auto d = std::make_shared<DictData>();
+    for (size_t i = 0; i + 1 < e.children.size(); i += 2) {
+      Value k = eval(*e.children[i], scope);
+      hash_key(k);  // TypeError for unhashable keys
+      d->set(std::move(k), eval(*e.children[i + 1], scope));
+    }
+    return Value::dict(std::move(d));
+  }
+  std::vector<Value> items;
+  items.reserve(e.children.size());
+  for (const auto& c : e.children) items.push_back(eval(*c, scope));
+  return Value::list(std::move(items), e.kind == ExprKind::Tuple ? ListKind::Tuple : ListKind::List);
+}
+
+Value Interp::eval_unary(const Expr& e, const ScopePtr& scope) {
+  Value v = eval(*e.children[0], scope);
+  if (v.is_undefined()) fail_undefined(v);
+  const bool neg = e.kind == ExprKind::Neg;
+  if (v.is_integral()) {
+    const int64_t i = v.as_int();
+    if (neg && i == INT64_MIN) fail(ErrorKind::Value, "integer overflow");
+    return Value::integer(neg ? -i : i);
+  }
+  if (v.kind() == Kind::Float) return Value::number(neg ? -v.as_float() : v.as_float());
+  failf(ErrorKind::Type, "bad operand type for unary {}: '{}'", neg ? '-' : '+', type_name(v));
+}
+
+Value Interp::eval_concat(const Expr& e, const ScopePtr& scope) {
+  std::string s;
+  for (const auto& c : e.children) {
+    s += to_str(eval(*c, scope));
+    check_size(s.size());
+  }
+  return Value::string(std::move(s));
 }
 
 CallArgs Interp::eval_args(const CallSpec& spec, const ScopePtr& scope) {

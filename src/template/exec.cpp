@@ -34,86 +34,97 @@ Flow Interp::exec_stmt(const Stmt& s, const ScopePtr& scope, std::string& out) {
   NestingGuard guard(*this);
   charge();
   try {
-    switch (s.kind) {
-      case StmtKind::Data: append(out, s.text); return Flow::Normal;
-      case StmtKind::Output: {
-        const Value v = eval(*s.expr, scope);
-        if (autoescape_ && !(v.is_str() && v.markup())) {
-          append(out, html_escape(to_str(v)));
-        } else if (v.is_str()) {
-          append(out, v.str());
-        } else {
-          append(out, to_str(v));
-        }
-        return Flow::Normal;
-      }
-      case StmtKind::If:
-        for (const auto& [test, body] : s.branches) {
-          if (!test || truthy(eval(*test, scope))) return exec(body, scope, out);
-        }
-        return Flow::Normal;
-      case StmtKind::For: return exec_for(s, scope, out, eval(*s.expr, scope), 0);
-      case StmtKind::Set: assign(s.target, eval(*s.expr, scope), scope); return Flow::Normal;
-      case StmtKind::SetBlock: {
-        auto inner = std::make_shared<Scope>(scope);
-        std::string buf;
-        const Flow f = exec(s.body, inner, buf);
-        Value v = Value::string(std::move(buf));
-        if (s.filter) v = eval_filter_chain(*s.filter, inner, v);
-        assign(s.target, v, scope);
-        return f;
-      }
-      case StmtKind::Macro: {
-        auto macro = std::make_shared<Macro>(s, scope, s.text);
-        track(macro);
-        scope->set(s.text, Value::object(std::move(macro)));
-        return Flow::Normal;
-      }
-      case StmtKind::CallBlock: {
-        auto macro = std::make_shared<Macro>(s, scope, "caller");
-        track(macro);
-        const Value caller = Value::object(std::move(macro));
-        append(out, to_str(eval_call(*s.expr, scope, &caller)));
-        return Flow::Normal;
-      }
-      case StmtKind::FilterBlock: {
-        auto inner = std::make_shared<Scope>(scope);
-        std::string buf;
-        const Flow f = exec(s.body, inner, buf);
-        append(out, to_str(eval_filter_chain(*s.filter, inner, Value::string(std::move(buf)))));
-        return f;
-      }
-      case StmtKind::With: {
-        auto inner = std::make_shared<Scope>(scope);
-        for (size_t i = 0; i < s.with_targets.size(); ++i) {
-          assign(s.with_targets[i], eval(*s.with_values[i], scope), inner);
-        }
-        return exec(s.body, inner, out);
-      }
-      case StmtKind::Break: return Flow::Break;
-      case StmtKind::Continue: return Flow::Continue;
-      case StmtKind::Block: {
-        auto inner = std::make_shared<Scope>(s.flag ? scope : root_);
-        exec(s.body, inner, out);
-        return Flow::Normal;
-      }
-      case StmtKind::Autoescape: {
-        const bool saved = autoescape_;
-        autoescape_ = truthy(eval(*s.expr, scope));
-        const Flow f = exec(s.body, std::make_shared<Scope>(scope), out);
-        autoescape_ = saved;
-        return f;
-      }
-      case StmtKind::Scope: exec(s.body, std::make_shared<Scope>(scope), out); return Flow::Normal;
-      case StmtKind::Forbidden:
-        failf(ErrorKind::Security, "'{}' is not supported: templates cannot load other templates",
-              s.text);
-    }
+    return exec_node(s, scope, out);
   } catch (Failure& f) {
     if (f.pos == kNoPos) f.pos = s.pos;
     throw;
   }
-  return Flow::Normal;
+}
+
+Flow Interp::exec_node(const Stmt& s, const ScopePtr& scope, std::string& out) {
+  switch (s.kind) {
+    case StmtKind::Data: append(out, s.text); return Flow::Normal;
+    case StmtKind::Output: exec_output(s, scope, out); return Flow::Normal;
+    case StmtKind::If:
+      for (const auto& [test, body] : s.branches) {
+        if (!test || truthy(eval(*test, scope))) return exec(body, scope, out);
+      }
+      return Flow::Normal;
+    case StmtKind::For: return exec_for(s, scope, out, eval(*s.expr, scope), 0);
+    case StmtKind::Set: assign(s.target, eval(*s.expr, scope), scope); return Flow::Normal;
+    case StmtKind::Break: return Flow::Break;
+    case StmtKind::Continue: return Flow::Continue;
+    default: return exec_block_stmt(s, scope, out);
+  }
+}
+
+void Interp::exec_output(const Stmt& s, const ScopePtr& scope, std::string& out) {
+  const Value v = eval(*s.expr, scope);
+  if (autoescape_ && !(v.is_str() && v.markup())) {
+    append(out, html_escape(to_str(v)));
+  } else if (v.is_str()) {
+    append(out, v.str());
+  } else {
+    append(out, to_str(v));
+  }
+}
+
+Flow Interp::exec_block_stmt(const Stmt& s, const ScopePtr& scope, std::string& out) {
+  switch (s.kind) {
+    case StmtKind::SetBlock: {
+      auto inner = std::make_shared<Scope>(scope);
+      std::string buf;
+      const Flow f = exec(s.body, inner, buf);
+      Value v = Value::string(std::move(buf));
+      if (s.filter) v = eval_filter_chain(*s.filter, inner, v);
+      assign(s.target, v, scope);
+      return f;
+    }
+    case StmtKind::Macro: {
+      auto macro = std::make_shared<Macro>(s, scope, s.text);
+      track(macro);
+      scope->set(s.text, Value::object(std::move(macro)));
+      return Flow::Normal;
+    }
+    case StmtKind::CallBlock: {
+      auto macro = std::make_shared<Macro>(s, scope, "caller");
+      track(macro);
+      const Value caller = Value::object(std::move(macro));
+      append(out, to_str(eval_call(*s.expr, scope, &caller)));
+      return Flow::Normal;
+    }
+    case StmtKind::FilterBlock: {
+      auto inner = std::make_shared<Scope>(scope);
+      std::string buf;
+      const Flow f = exec(s.body, inner, buf);
+      append(out, to_str(eval_filter_chain(*s.filter, inner, Value::string(std::move(buf)))));
+      return f;
+    }
+    case StmtKind::With: {
+      auto inner = std::make_shared<Scope>(scope);
+      for (size_t i = 0; i < s.with_targets.size(); ++i) {
+        assign(s.with_targets[i], eval(*s.with_values[i], scope), inner);
+      }
+      return exec(s.body, inner, out);
+    }
+    case StmtKind::Block: {
+      auto inner = std::make_shared<Scope>(s.flag ? scope : root_);
+      exec(s.body, inner, out);
+      return Flow::Normal;
+    }
+    case StmtKind::Autoescape: {
+      const bool saved = autoescape_;
+      autoescape_ = truthy(eval(*s.expr, scope));
+      const Flow f = exec(s.body, std::make_shared<Scope>(scope), out);
+      autoescape_ = saved;
+      return f;
+    }
+    case StmtKind::Scope: exec(s.body, std::make_shared<Scope>(scope), out); return Flow::Normal;
+    case StmtKind::Forbidden:
+      failf(ErrorKind::Security, "'{}' is not supported: templates cannot load other templates",
+            s.text);
+    default: fail(ErrorKind::Runtime, "invalid statement");
+  }
 }
 
 Flow Interp::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out,

@@ -74,6 +74,14 @@ class Interp {
   Value eval_slice(const Value& obj, const Expr& slice, const ScopePtr& scope);
   Value eval_compare(const Expr& e, const ScopePtr& scope);
   Flow exec_stmt(const Stmt& s, const ScopePtr& scope, std::string& out);
+  Flow exec_node(const Stmt& s, const ScopePtr& scope, std::string& out);
+  // Cases kept out of the recursive dispatchers so their frames stay small (recursion depth
+  // is what a hostile template controls).
+  [[gnu::noinline]] void exec_output(const Stmt& s, const ScopePtr& scope, std::string& out);
+  [[gnu::noinline]] Flow exec_block_stmt(const Stmt& s, const ScopePtr& scope, std::string& out);
+  [[gnu::noinline]] Value eval_sequence(const Expr& e, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_unary(const Expr& e, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_concat(const Expr& e, const ScopePtr& scope);
   Flow exec_for(const Stmt& s, const ScopePtr& scope, std::string& out, const Value& iterable,
                 int depth0);
   void assign(const Target& t, const Value& v, const ScopePtr& scope);

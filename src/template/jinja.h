@@ -27,7 +27,7 @@ struct RenderOptions {
   // Nested macro calls (also loop(...) recursion).
   int max_call_depth = 100;
   // Nested evaluation frames (expressions within statements within macro calls).
-  int max_nesting = 500;
+  int max_nesting = 1000;
   // The clock strftime_now() reads; default: local time now (like datetime.now()).
   std::function<std::tm()> now;
 };

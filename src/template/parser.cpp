@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <initializer_list>
 
 #include "template/builtins.h"
@@ -40,6 +41,22 @@ StmtPtr make_stmt(StmtKind k, uint32_t pos) {
   s->kind = k;
   s->pos = pos;
   return s;
+}
+
+// Computes the node's height and refuses trees taller than kMaxExprDepth.
+ExprPtr seal(ExprPtr e) {
+  int d = 0;
+  auto see = [&](const ExprPtr& c) {
+    if (c) d = std::max(d, c->depth);
+  };
+  for (const auto& c : e->children) see(c);
+  for (const auto& c : e->call.args) see(c);
+  for (const auto& kv : e->call.kwargs) see(kv.second);
+  see(e->call.dyn_args);
+  see(e->call.dyn_kwargs);
+  e->depth = d + 1;
+  if (e->depth > kMaxExprDepth) throw Failure(ErrorKind::Syntax, "expression nesting too deep", e->pos);
+  return e;
 }
 
 class Parser {
@@ -525,7 +542,7 @@ class Parser {
     }
     auto t = make(ExprKind::Tuple, pos);
     t->children = std::move(args);
-    return t;
+    return seal(std::move(t));
   }
 
   ExprPtr parse_expression(bool with_condexpr) {
@@ -551,7 +568,7 @@ class Parser {
       c->children.push_back(std::move(expr2));
       c->children.push_back(std::move(expr1));
       c->children.push_back(std::move(expr3));
-      expr1 = std::move(c);
+      expr1 = seal(std::move(c));
     }
     return expr1;
   }
@@ -560,7 +577,7 @@ class Parser {
     auto e = make(k, pos);
     e->children.push_back(std::move(l));
     e->children.push_back(std::move(r));
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_or() {
@@ -586,7 +603,7 @@ class Parser {
       Depth depth(*this);
       auto e = make(ExprKind::Not, next().pos);
       e->children.push_back(parse_not());
-      return e;
+      return seal(std::move(e));
     }
     return parse_compare();
   }
@@ -625,7 +642,7 @@ class Parser {
       cmp->cmp_ops.push_back(op);
       cmp->children.push_back(parse_math1());
     }
-    return cmp ? std::move(cmp) : std::move(expr);
+    return cmp ? seal(std::move(cmp)) : std::move(expr);
   }
 
   ExprPtr binop(BinOp op, uint32_t pos, ExprPtr l, ExprPtr r) {
@@ -651,7 +668,7 @@ class Parser {
     auto e = make(ExprKind::Concat, pos);
     e->children.push_back(std::move(first));
     while (skip_op("~")) e->children.push_back(parse_math2());
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_math2() {
@@ -681,6 +698,7 @@ class Parser {
       const ExprKind k = cur().text == "-" ? ExprKind::Neg : ExprKind::Pos;
       node = make(k, next().pos);
       node->children.push_back(parse_unary(false));
+      node = seal(std::move(node));
     } else {
       node = parse_primary(false);
     }
@@ -748,7 +766,7 @@ class Parser {
       e->children.push_back(parse_expression(true));
     }
     expect_op("]");
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_dict() {
@@ -761,7 +779,7 @@ class Parser {
       e->children.push_back(parse_expression(true));
     }
     expect_op("}");
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_postfix(ExprPtr node) {
@@ -799,7 +817,7 @@ class Parser {
         auto e = make(ExprKind::Getattr, tok.pos);
         e->children.push_back(std::move(node));
         e->name = attr.text;
-        return e;
+        return seal(std::move(e));
       }
       if (attr.type != Tok::Int) fail(attr.pos, "expected name or number");
       auto key = make(ExprKind::Const, attr.pos);
@@ -807,7 +825,7 @@ class Parser {
       auto e = make(ExprKind::Getitem, tok.pos);
       e->children.push_back(std::move(node));
       e->children.push_back(std::move(key));
-      return e;
+      return seal(std::move(e));
     }
     std::vector<ExprPtr> args;
     while (!is_op("]")) {
@@ -822,9 +840,9 @@ class Parser {
     } else {
       auto t = make(ExprKind::Tuple, tok.pos);
       t->children = std::move(args);
-      e->children.push_back(std::move(t));
+      e->children.push_back(seal(std::move(t)));
     }
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_subscribed() {
@@ -856,7 +874,7 @@ class Parser {
     } else {
       slice->children.push_back(nullptr);
     }
-    return slice;
+    return seal(std::move(slice));
   }
 
   void parse_call_args(CallSpec& call) {
@@ -895,10 +913,10 @@ class Parser {
 
   ExprPtr parse_call(ExprPtr node) {
     Depth depth(*this);
-    auto e = make(ExprKind::Call, cur().pos);
+    auto e = make(ExprKind::Call, node->pos);
     e->children.push_back(std::move(node));
     parse_call_args(e->call);
-    return e;
+    return seal(std::move(e));
   }
 
   std::string dotted_name() {
@@ -920,7 +938,7 @@ class Parser {
       if (!find_filter(e->name)) unknown_.push_back({pos, fmt::format("No filter named '{}'.", e->name), soft_});
       if (is_op("(")) parse_call_args(e->call);
       e->children.push_back(std::move(node));
-      node = std::move(e);
+      node = seal(std::move(e));
       start_inline = false;
     }
     return node;
@@ -944,10 +962,11 @@ class Parser {
       e->call.args.push_back(parse_postfix(std::move(arg)));
     }
     e->children.push_back(std::move(node));
+    e = seal(std::move(e));
     if (!negated) return e;
     auto n = make(ExprKind::Not, pos);
     n->children.push_back(std::move(e));
-    return n;
+    return seal(std::move(n));
   }
 
   // ---- macro signature analysis ----

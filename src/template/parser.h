@@ -11,6 +11,9 @@
 namespace ollmlx::tmpl {
 
 inline constexpr int kMaxParseDepth = 200;
+// Height limit of one expression tree: left-associative chains (a + b + c ..., x|f|g ...)
+// grow the tree without parser recursion.
+inline constexpr int kMaxExprDepth = 200;
 
 // Throws Failure(Syntax) with the offending token's position.
 Body parse_template(const std::vector<Token>& tokens);

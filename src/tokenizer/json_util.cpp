@@ -51,7 +51,9 @@ bool get_bool(const Json& obj, const char* key, bool fallback, std::string_view 
 uint64_t get_uint(const Json& obj, const char* key, std::string_view where) {
   const Json* v = field(obj, key);
   if (v == nullptr) fail(where, fmt::format("missing '{}'", key));
-  if (!v->is_number_unsigned()) fail(where, fmt::format("'{}' must be a non-negative integer", key));
+  if (!v->is_number_unsigned()) {
+    fail(where, fmt::format("'{}' must be a non-negative integer", key));
+  }
   return v->get<uint64_t>();
 }
 

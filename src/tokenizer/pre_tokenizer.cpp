@@ -281,8 +281,9 @@ void PreTokenizerChain::add(const Json& v, const std::string& where) {
       add((*list)[i], jsonu::index(jsonu::child(where, "pretokenizers"), i));
     }
   } else if (type == "ByteLevel") {
-    steps_.push_back(std::make_unique<ByteLevelPre>(jsonu::get_bool(v, "add_prefix_space", true, at),
-                                                    jsonu::get_bool(v, "use_regex", true, at)));
+    steps_.push_back(
+        std::make_unique<ByteLevelPre>(jsonu::get_bool(v, "add_prefix_space", true, at),
+                                       jsonu::get_bool(v, "use_regex", true, at)));
   } else if (type == "Split") {
     steps_.push_back(std::make_unique<SplitPre>(parse_pattern(v, "pattern", at),
                                                 parse_behavior(v, "behavior", nullptr, at),

@@ -52,7 +52,13 @@ std::string StreamDecoder::decode_window() const {
 
 std::string StreamDecoder::push(int32_t id) {
   ids_.push_back(id);
-  if (byte_runs_ && is_byte_token(tok_.id_to_token(id))) return {};
+  // Ids that decode() drops (unknown, or special when skipping) do not end a byte run.
+  const auto& impl = *tok_.impl_;
+  const auto index = static_cast<size_t>(id);
+  const uint8_t flags = id >= 0 && index < impl.flags.size() ? impl.flags[index] : 0;
+  const bool kept = flags != 0 && !(skip_special_ && (flags & Tokenizer::Impl::kSpecial) != 0);
+  if (kept) in_byte_run_ = byte_runs_ && is_byte_token(impl.pieces[index]);
+  if (in_byte_run_) return {};
   std::string text = decode_window();
   if (text.size() <= prefix_.size() || ends_with_replacement(text)) return {};
   if (text.compare(0, prefix_.size(), prefix_) != 0) return {};  // not expected; flush() settles
@@ -84,6 +90,7 @@ void StreamDecoder::reset() {
   context_ = 0;
   prefix_.clear();
   mid_sequence_ = false;
+  in_byte_run_ = false;
 }
 
 StopMatcher::StopMatcher(std::vector<std::string> stops) {

@@ -10,7 +10,8 @@
 // that start-of-text rules (SentencePiece's stripped leading space, Metaspace's first token) do
 // not apply to it. Text is held back
 // while it ends in U+FFFD (an incomplete UTF-8 sequence) or, for byte-fallback decoders, while
-// the last token is a <0xHH> byte token (a later byte can turn the whole run into U+FFFDs).
+// the last token decode() keeps is a <0xHH> byte token (a later byte can turn the whole run
+// into U+FFFDs).
 //
 // StopMatcher holds back text that could be the beginning of a stop string until it is decided:
 //   StreamDecoder dec(*tok);  StopMatcher stop({"</answer>", "\n\nUser:"});
@@ -46,6 +47,7 @@ class StreamDecoder {
   int32_t sentinel_ = -1;      // plain token decoded before a mid-sequence window, or -1
   std::string sentinel_text_;  // its text
   bool mid_sequence_ = false;  // tokens were dropped in front of the window
+  bool in_byte_run_ = false;   // the last token decode() keeps is a <0xHH> byte token
   std::vector<int32_t> ids_;   // window: context tokens (already emitted), then pending ones
   size_t context_ = 0;         // number of context tokens at the front of ids_
   std::string prefix_;         // decode of the context tokens alone

@@ -14,6 +14,7 @@
 //    (scale*q + bias in float32) into a tile, then a 4-row x 3-token dot-product kernel runs
 //    over all tokens (one path for every T).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -49,6 +50,12 @@ inline uint32_t extract_bits(const uint32_t* row, int64_t k, int bits) {
   return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
 }
 
+// The power of two that QValue<bits> (below) multiplies element j of a word by.
+inline float QScale(int bits, int j) {
+  const int e = (j + 1) * bits <= 31 ? bits * j : bits * (j - 1);
+  return std::ldexp(1.0f, e);
+}
+
 }  // namespace ollmlx::cpu::linear_detail
 #endif  // OLLMLX_CPU_LINEAR_SHARED
 
@@ -61,6 +68,7 @@ HWY_BEFORE_NAMESPACE();
 namespace ollmlx::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using linear_detail::Job;
+namespace {  // internal to this file (other kernel files use the same helper names)
 
 using DF = hn::ScalableTag<float>;
 using DU = hn::ScalableTag<uint32_t>;
@@ -105,7 +113,8 @@ Layout MakeLayout(const Job& job) {
   return lay;
 }
 
-// xp[t][(c*E + j)*L + l] = x[t][(c*L + l)*E + j] (permuted) or x padded with zeros (natural);
+// xp[t][(c*E + j)*L + l] = x[t][(c*L + l)*E + j] / QScale(j) (permuted) or x padded with zeros
+// (natural);
 // xs[t][c*L + l] = sum_j of that word's elements (permuted only; the bias term).
 void PrepareX(const Job& job, const Layout& lay, float* xp, float* xs) {
   const DF df;
@@ -121,6 +130,8 @@ void PrepareX(const Job& job, const Layout& lay, float* xp, float* xs) {
       }
       float* sums = xs + t * lay.chunks * L;
       const int E = lay.E;
+      float inv_scale[32];
+      for (int j = 0; j < E; ++j) inv_scale[j] = 1.0f / linear_detail::QScale(job.bits, j);
       for (int64_t c = 0; c < lay.chunks; ++c) {
         for (int64_t l = 0; l < L; ++l) {
           const int64_t base = (c * L + l) * E;
@@ -128,7 +139,7 @@ void PrepareX(const Job& job, const Layout& lay, float* xp, float* xs) {
           for (int j = 0; j < E; ++j) {
             const int64_t k = base + j;
             const float v = k < job.K ? x[k] : 0.0f;
-            out[(c * E + j) * L + l] = v;
+            out[(c * E + j) * L + l] = v * inv_scale[j];  // exact: a power of two
             s += v;
           }
           sums[c * L + l] = s;
@@ -158,20 +169,38 @@ void ConvertRow(const Tensor& t, int64_t offset, int64_t n, float* out) {
   if (i < n) to_f32(t, offset + i, n - i, out + i);
 }
 
-// Float32 scales and biases of row n, padded with L zeros so vector loads stay in bounds.
-void RowParams(const Job& job, int64_t n, float* sc, float* bi) {
+// Float32 scales and biases of rows [n, n + nr) (contiguous in the file: row r at r * groups),
+// padded with L zeros so vector loads stay in bounds.
+void RowParams(const Job& job, int64_t n, int64_t nr, float* sc, float* bi) {
   const DF df;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
-  ConvertRow(job.w->scales, n * job.groups, job.groups, sc);
-  ConvertRow(job.w->biases, n * job.groups, job.groups, bi);
-  std::fill(sc + job.groups, sc + job.groups + L, 0.0f);
-  std::fill(bi + job.groups, bi + job.groups + L, 0.0f);
+  const int64_t count = nr * job.groups;
+  ConvertRow(job.w->scales, n * job.groups, count, sc);
+  ConvertRow(job.w->biases, n * job.groups, count, bi);
+  std::fill(sc + count, sc + count + L, 0.0f);
+  std::fill(bi + count, bi + count + L, 0.0f);
 }
+
+// Element j of every word of w, as float. Elements are masked in place rather than shifted down
+// (one instruction less): the value is q * 2^(BITS*j), and x is pre-scaled by 2^-(BITS*j) in
+// PrepareX, which is exact. The top element of a word would not fit a signed int32, so it is
+// shifted down by BITS first (scale 2^(BITS*(j-1))).
+template <int BITS>
+HWY_INLINE VF QValue(hn::Vec<DU> w, int j) {
+  const DU du;
+  const DI di;
+  constexpr uint32_t kMask = (1u << BITS) - 1u;
+  if ((j + 1) * BITS <= 31)
+    return hn::ConvertTo(DF(), hn::BitCast(di, hn::And(w, hn::Set(du, kMask << (BITS * j)))));
+  return hn::ConvertTo(DF(), hn::BitCast(di, hn::And(hn::ShiftRight<BITS>(w), hn::Set(du, kMask << (BITS * (j - 1))))));
+}
+
 
 // Lane pattern for per-word group parameters: words per group (wpg) vs lanes.
 struct GroupLanes {
   bool broadcast = false;  // a vector of words lies inside one group
   int64_t wpg = 0;
+  int wpg_shift = 0;       // log2(wpg): words per group is a power of two
   IdxF idx;                // lane l -> group offset l / wpg (when !broadcast)
 };
 
@@ -181,6 +210,7 @@ GroupLanes MakeGroupLanes(const Job& job) {
   GroupLanes g;
   g.wpg = static_cast<int64_t>(job.group_size) * job.bits / 32;
   g.broadcast = g.wpg >= L;
+  while ((int64_t{1} << g.wpg_shift) < g.wpg) ++g.wpg_shift;
   int32_t idx[64] = {0};
   for (int64_t l = 0; l < L && l < 64; ++l) idx[l] = g.broadcast ? 0 : static_cast<int32_t>(l / g.wpg);
   g.idx = hn::SetTableIndices(df, idx);
@@ -189,7 +219,7 @@ GroupLanes MakeGroupLanes(const Job& job) {
 
 HWY_INLINE VF GroupVec(const GroupLanes& g, const float* p, int64_t c, int64_t L) {
   const DF df;
-  const int64_t g0 = c * L / g.wpg;
+  const int64_t g0 = (c * L) >> g.wpg_shift;
   if (g.broadcast) return hn::Set(df, p[g0]);
   return hn::TableLookupLanes(hn::LoadU(df, p + g0), g.idx);
 }
@@ -208,22 +238,17 @@ HWY_INLINE hn::Vec<DU> LoadWords(const uint32_t* row, int64_t c, int64_t L, int6
 // ---- fused decode kernel --------------------------------------------------------------------
 
 // out[r][t] = row (n0 + r) . x_t for NR rows and NT tokens, straight from the packed words.
+// out[r][t] = row (n0 + r) . x_t for NR rows and NT tokens, straight from the packed words.
+// sc/bi hold the float32 scales/biases of these rows (row r at r * groups).
 template <int BITS, int NR, int NT>
 void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t n0,
-                const float* xp, const float* xs, int64_t t0, float* sc, float* bi,
+                const float* xp, const float* xs, int64_t t0, const float* sc, const float* bi,
                 uint32_t* tail) {
   const DF df;
-  const DU du;
-  const DI di;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   constexpr int E = 32 / BITS;
-  const auto mask = hn::Set(du, (1u << BITS) - 1u);
   const uint32_t* rows[NR];
-  const int64_t pstride = job.groups + L;
-  for (int r = 0; r < NR; ++r) {
-    rows[r] = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
-    RowParams(job, n0 + r, sc + r * pstride, bi + r * pstride);
-  }
+  for (int r = 0; r < NR; ++r) rows[r] = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
   const float* xt[NT];
   const float* st[NT];
   for (int t = 0; t < NT; ++t) {
@@ -247,13 +272,13 @@ void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t
       VF xv[NT];
       for (int t = 0; t < NT; ++t) xv[t] = hn::LoadU(df, xc[t] + j * L);
       for (int r = 0; r < NR; ++r) {
-        const VF q = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::ShiftRightSame(w[r], j * BITS), mask)));
+        const VF q = QValue<BITS>(w[r], j);
         for (int t = 0; t < NT; ++t) acc[r][t] = hn::MulAdd(q, xv[t], acc[r][t]);
       }
     }
     for (int r = 0; r < NR; ++r) {
-      const VF s = GroupVec(gl, sc + r * pstride, c, L);
-      const VF b = GroupVec(gl, bi + r * pstride, c, L);
+      const VF s = GroupVec(gl, sc + r * job.groups, c, L);
+      const VF b = GroupVec(gl, bi + r * job.groups, c, L);
       for (int t = 0; t < NT; ++t) {
         total[r][t] = hn::MulAdd(acc[r][t], s, total[r][t]);
         total[r][t] = hn::MulAdd(b, hn::LoadU(df, st[t] + c * L), total[r][t]);
@@ -274,7 +299,7 @@ void RunFusedBits(const Job& job, const Layout& lay, const float* xp, const floa
   const int64_t blocks = (job.N + kRows - 1) / kRows;
   job.pool->parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) {
     Scratch& s = scratch();
-    s.scales.resize(static_cast<size_t>(kRows * (job.groups + L)));
+    s.scales.resize(static_cast<size_t>(kRows * job.groups + L));
     s.biases.resize(s.scales.size());
     s.words.resize(static_cast<size_t>(kRows * L));
     float* sc = s.scales.data();
@@ -283,17 +308,20 @@ void RunFusedBits(const Job& job, const Layout& lay, const float* xp, const floa
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t n0 = b * kRows;
       const int64_t nr = std::min<int64_t>(kRows, job.N - n0);
+      RowParams(job, n0, nr, sc, bi);
       int64_t t = 0;
       if (nr == kRows) {
+        const int64_t g2 = 2 * job.groups;
         for (; t + 2 <= job.T; t += 2) {
           FusedBlock<BITS, 2, 2>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
-          FusedBlock<BITS, 2, 2>(job, lay, gl, n0 + 2, xp, xs, t, sc, bi, tail);
+          FusedBlock<BITS, 2, 2>(job, lay, gl, n0 + 2, xp, xs, t, sc + g2, bi + g2, tail);
         }
         if (t < job.T) FusedBlock<BITS, 4, 1>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
       } else {
         for (int64_t r = 0; r < nr; ++r)
           for (int64_t tt = 0; tt < job.T; ++tt)
-            FusedBlock<BITS, 1, 1>(job, lay, gl, n0 + r, xp, xs, tt, sc, bi, tail);
+            FusedBlock<BITS, 1, 1>(job, lay, gl, n0 + r, xp, xs, tt, sc + r * job.groups,
+                                   bi + r * job.groups, tail);
       }
     }
   });
@@ -317,25 +345,21 @@ template <int BITS>
 void DecodeRowsQ(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t n0, int64_t nr,
                  float* tile, Scratch& s) {
   const DF df;
-  const DU du;
-  const DI di;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   constexpr int E = 32 / BITS;
-  const auto mask = hn::Set(du, (1u << BITS) - 1u);
   s.scales.resize(static_cast<size_t>(job.groups + L));
   s.biases.resize(s.scales.size());
   s.words.resize(static_cast<size_t>(L));
   const int64_t row_len = lay.chunks * (E + 2) * L;
   for (int64_t r = 0; r < nr; ++r) {
     const uint32_t* row = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
-    RowParams(job, n0 + r, s.scales.data(), s.biases.data());
+    RowParams(job, n0 + r, 1, s.scales.data(), s.biases.data());
     float* out = tile + r * row_len;
     for (int64_t c = 0; c < lay.chunks; ++c) {
       const auto w = LoadWords(row, c, L, job.words, s.words.data());
       float* o = out + c * (E + 2) * L;
       for (int j = 0; j < E; ++j)
-        hn::StoreU(hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::ShiftRightSame(w, j * BITS), mask))), df,
-                   o + j * L);
+        hn::StoreU(QValue<BITS>(w, j), df, o + j * L);
       hn::StoreU(GroupVec(gl, s.scales.data(), c, L), df, o + E * L);
       hn::StoreU(GroupVec(gl, s.biases.data(), c, L), df, o + (E + 1) * L);
     }
@@ -443,7 +467,7 @@ void DequantRows(const Job& job, const Layout& lay, int64_t n0, int64_t nr, floa
   for (int64_t r = 0; r < nr; ++r) {
     const uint32_t* row = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
     float* out = tile + r * lay.KP;
-    RowParams(job, n0 + r, sc, bi);
+    RowParams(job, n0 + r, 1, sc, bi);
     for (int64_t k = 0; k < job.K; ++k) {
       const int64_t g = k / gs;
       out[k] = static_cast<float>(linear_detail::extract_bits(row, k, bits)) * sc[g] + bi[g];
@@ -502,6 +526,8 @@ void RunTiled(const Job& job, const Layout& lay, const float* xp) {
     }
   });
 }
+
+}  // namespace
 
 void RunLinear(const Job& job) {
   const DF df;

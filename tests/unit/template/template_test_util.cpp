@@ -33,7 +33,7 @@ TemplateError render_error(std::string_view source, const ordered_json& context)
   const Template t = Template::parse(source);
   try {
     const std::string out = t.render(context, test_options());
-    ADD_FAILURE() << "expected an error rendering " << source << ", got '" << out << "'";
+    ADD_FAILURE() << "expected an error rendering " << source.substr(0, 200) << ", got '" << out << "'";
   } catch (const TemplateError& e) {
     return e;
   }
@@ -43,7 +43,7 @@ TemplateError render_error(std::string_view source, const ordered_json& context)
 TemplateError parse_error(std::string_view source) {
   try {
     Template::parse(source);
-    ADD_FAILURE() << "expected a syntax error parsing " << source;
+    ADD_FAILURE() << "expected a syntax error parsing " << source.substr(0, 200);
   } catch (const TemplateError& e) {
     return e;
   }

@@ -120,7 +120,7 @@ TEST(ChatRender, NormalizesMessagesLikeTransformers) {
   EXPECT_EQ(render_chat_source(t, messages, nullptr, true, {{"enable_thinking", false}}, test_options()),
             "{\"role\": \"user\", \"content\": \"q\"}\n"
             "{\"thinking\": \"r\", \"role\": \"assistant\", \"content\": \"a\", \"reasoning_content\": \"r\"}\n"
-            "{\"role\": \"assistant\", \"thinking\": \"t\", \"content\": \"b\", \"reasoning_content\": \"t\"}\n"
+            "{\"thinking\": \"t\", \"role\": \"assistant\", \"content\": \"b\", \"reasoning_content\": \"t\"}\n"
             "{\"thinking\": \"x\", \"role\": \"assistant\", \"content\": \"c\", \"reasoning\": \"x\", \"reasoning_content\": \"x\"}\n"
             "None|None|True|False");
 }

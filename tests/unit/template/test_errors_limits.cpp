@@ -71,9 +71,16 @@ TEST(TemplateLimits, DeepNestingIsRefusedNotOverflowed) {
   std::string ifs;
   for (int i = 0; i < n; ++i) ifs += "{% if true %}";
   EXPECT_EQ(parse_error(ifs).kind(), TemplateError::Kind::Syntax);
+  // Left-associative chains build tall trees without parser recursion; their height is capped.
   std::string chain = "{{ x";
   for (int i = 0; i < n; ++i) chain += "|trim";
   EXPECT_EQ(parse_error(chain + " }}").kind(), TemplateError::Kind::Syntax);
+  std::string sum = "{{ 1";
+  for (int i = 0; i < 200000; ++i) sum += " + 1";
+  EXPECT_EQ(parse_error(sum + " }}").kind(), TemplateError::Kind::Syntax);
+  std::string attrs = "{{ x";
+  for (int i = 0; i < n; ++i) attrs += ".a";
+  EXPECT_EQ(parse_error(attrs + " }}").kind(), TemplateError::Kind::Syntax);
   // Moderate nesting still works.
   EXPECT_EQ(render("{{ " + std::string(30, '(') + "1" + std::string(30, ')') + " }}"), "1");
 }

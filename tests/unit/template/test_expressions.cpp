@@ -66,7 +66,7 @@ TEST(TemplateExpr, ComparisonsAndLogic) {
 }
 
 TEST(TemplateExpr, AttributeAndItemAccess) {
-  EXPECT_EQ(render("{{ d.a }}{{ d['a'] }}{{ xs.0 }}{{ xs[-1] }}{{ msgs[1].role }}", ctx()), "11131assistant");
+  EXPECT_EQ(render("{{ d.a }}{{ d['a'] }}{{ xs.0 }}{{ xs[-1] }}{{ msgs[1].role }}", ctx()), "1113assistant");
   // `.` tries the attribute first, `[]` the item first (dict methods shadow keys for `.`).
   EXPECT_EQ(render("{{ d['items'] }}|{{ d.items is callable }}", ctx()), "5|True");
   EXPECT_EQ(render("{{ d.get('a') }}{{ d.get('zz', 7) }}{{ d['get'] is callable }}", ctx()), "17True");

@@ -39,7 +39,7 @@ TEST(TemplateFilters, Strings) {
   EXPECT_EQ(render("{{ 'a,b'|replace(',', ';') }}|{{ 'aaa'|replace('a', 'b', 2) }}|{{ 'abc'|replace('', '-') }}"),
             "a;b|bba|-a-b-c-");
   EXPECT_EQ(render("{{ 'hello world foo'|truncate(9) }}|{{ 'hello world foo'|truncate(9, true) }}|{{ 'hello'|truncate(10) }}"),
-            "hello...|hello...|hello");
+            "hello...|hello ...|hello");
   EXPECT_EQ(render("{{ 'a\nb\n\nc'|indent(2) }}|{{ 'a\nb'|indent(2, true) }}|{{ 'a\n\nb'|indent('> ', blank=true) }}"),
             "a\n  b\n\n  c|  a\n  b|a\n> \n> b");
   EXPECT_EQ(render("{{ 'aaa bbb, ccc'|wordcount }}|{{ 'hello'|reverse }}|{{ '<a>'|e }}|{{ '<b>x</b> y'|striptags }}"),
@@ -68,7 +68,7 @@ TEST(TemplateFilters, Numbers) {
 
 TEST(TemplateFilters, Sequences) {
   EXPECT_EQ(render("{{ xs|first }}{{ xs|last }}{{ 'abc'|first }}{{ d|first }}{{ []|first }}|{{ xs|length }}{{ d|count }}{{ s|length }}", ctx()),
-            "13aa|323");
+            "13aa|325");
   EXPECT_EQ(render("{{ xs|join }}|{{ xs|join(', ') }}|{{ msgs|join('/', attribute='role') }}", ctx()),
             "123|1, 2, 3|user/assistant/user");
   EXPECT_EQ(render("{{ [3, 1, 2]|sort }}|{{ [3, 1, 2]|sort(reverse=true) }}|{{ ['b', 'A', 'a']|sort }}|{{ ['b', 'A', 'a']|sort(case_sensitive=true) }}"),

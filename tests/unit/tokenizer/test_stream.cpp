@@ -43,7 +43,9 @@ TEST(StreamDecoder, SentencePieceLeadingSpace) {
   const json dec_json = {
       {"type", "Sequence"},
       {"decoders",
-       json::array({{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
+       json::array({{{"type", "Replace"},
+                     {"pattern", {{"String", "\xE2\x96\x81"}}},
+                     {"content", " "}},
                     {{"type", "ByteFallback"}},
                     {{"type", "Fuse"}},
                     {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}};
@@ -56,7 +58,8 @@ TEST(StreamDecoder, SentencePieceLeadingSpace) {
   EXPECT_EQ(pushes(dec, {0, 1}), (std::vector<std::string>{"Hello", " world", ""}));
   // Every sequence: pieces concatenate to decode(all), with and without special tokens.
   const std::vector<std::vector<int32_t>> cases = {
-      {2, 2, 1}, {6, 0, 6, 1}, {3, 4, 5, 1}, {3, 7, 1}, {7, 3, 1}, {2}, {6, 2, 1}, {0, 3}};
+      {2, 2, 1}, {6, 0, 6, 1}, {3, 4, 5, 1}, {3, 7, 1}, {7, 3, 1}, {2}, {6, 2, 1}, {0, 3},
+      {7, 6, 3, 1}, {7, 6, 3}, {0, 7, 6, -1, 3, 1}};
   for (const auto& ids : cases) {
     for (bool skip : {false, true}) {
       StreamDecoder d(*tok, skip);
@@ -86,8 +89,12 @@ TEST(StopMatcher, HoldsPossibleStopPrefixes) {
 
 TEST(StopMatcher, EarliestStopWinsAndFlushReleases) {
   StopMatcher a({"bc", "abcd"});
-  EXPECT_EQ(a.push("xabcd"), "xa");
-  EXPECT_EQ(a.matched(), "bc");
+  EXPECT_EQ(a.push("xabcd"), "x");  // both complete in this chunk: the earlier start wins
+  EXPECT_EQ(a.matched(), "abcd");
+  StopMatcher a2({"bc", "abcd"});
+  EXPECT_EQ(a2.push("xab"), "x");
+  EXPECT_EQ(a2.push("c"), "a");  // "bc" completes first
+  EXPECT_EQ(a2.matched(), "bc");
   StopMatcher b({"<|im_end|>"});
   EXPECT_EQ(b.push("answer <|im"), "answer ");
   EXPECT_EQ(b.flush(), "<|im");

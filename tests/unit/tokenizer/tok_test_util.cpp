@@ -63,13 +63,13 @@ nlohmann::json mini_bpe(const std::vector<std::string>& tokens,
   for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = i;
   nlohmann::json model = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
                           {"vocab", vocab}, {"merges", merges}};
-  model.update(model_overrides);
+  if (model_overrides.is_object()) model.update(model_overrides);
   nlohmann::json j = {{"version", "1.0"},       {"truncation", nullptr},
                       {"padding", nullptr},     {"added_tokens", nlohmann::json::array()},
                       {"normalizer", nullptr},  {"pre_tokenizer", nullptr},
                       {"post_processor", nullptr}, {"decoder", nullptr},
                       {"model", model}};
-  j.update(overrides);
+  if (overrides.is_object()) j.update(overrides);
   return j;
 }
 
