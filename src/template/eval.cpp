@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstdio>
 
 #include "template/builtins.h"
 #include "template/failure.h"
@@ -35,10 +34,7 @@ void Scope::set(const std::string& name, Value value) {
   vars_.emplace_back(name, std::move(value));
 }
 
-static char* g_top = nullptr; static long g_max = 0; static int g_maxn = 0;
-struct Rep { ~Rep() { fprintf(stderr, "STACK max %ld bytes at nesting %d => %ld per level\n", g_max, g_maxn, g_maxn ? g_max / g_maxn : 0); } } g_rep;
 NestingGuard::NestingGuard(Interp& in) : in_(in) {
-  char probe; if (!g_top) g_top = &probe; long used = g_top - &probe; if (used > g_max) { g_max = used; g_maxn = in_.nesting_ + 1; }
   if (++in_.nesting_ > in_.options_.max_nesting) {
     --in_.nesting_;
     fail(ErrorKind::Limit, "template nesting too deep");
@@ -416,14 +412,17 @@ std::vector<Value> Interp::iterate(const Value& v) {
   switch (v.kind()) {
     case Kind::Undefined: return {};
     case Kind::Str: {
-      std::vector<Value> out;
       const std::string& s = v.str();
+      charge(s.size());
+      if (s.size() > kMaxItems && utf8_length(s) > kMaxItems) {
+        failf(ErrorKind::Limit, "string too long to iterate ({} code points at most)", kMaxItems);
+      }
+      std::vector<Value> out;
       for (size_t i = 0; i < s.size();) {
         const size_t start = i;
         utf8_next(s, i);
         out.push_back(Value::string(s.substr(start, i - start)));
       }
-      charge(out.size());
       return out;
     }
     case Kind::List: charge(v.items().size()); return v.items();
@@ -610,7 +609,9 @@ Value Interp::binary(BinOp op, const Value& a, const Value& b) {
       }
       if (a.is_list() && b.is_list() && a.list_data().kind == b.list_data().kind &&
           (a.list_data().kind == ListKind::List || a.list_data().kind == ListKind::Tuple)) {
-        check_size(a.items().size() + b.items().size());
+        if (a.items().size() + b.items().size() > kMaxItems) {
+          failf(ErrorKind::Limit, "list longer than {} items", kMaxItems);
+        }
         charge(a.items().size() + b.items().size());
         std::vector<Value> items = a.items();
         items.insert(items.end(), b.items().begin(), b.items().end());
@@ -631,8 +632,10 @@ Value Interp::binary(BinOp op, const Value& a, const Value& b) {
                   seq->list_data().kind == ListKind::Tuple)) {
         const int64_t n = std::max<int64_t>(0, count->as_int());
         const size_t unit = seq->is_str() ? seq->str().size() : seq->items().size();
-        if (unit != 0 && static_cast<uint64_t>(n) > options_.max_output_bytes / unit) {
-          check_size(options_.max_output_bytes + 1);
+        const size_t cap = seq->is_str() ? options_.max_output_bytes : kMaxItems;
+        if (unit != 0 && static_cast<uint64_t>(n) > cap / unit) {
+          if (seq->is_str()) check_size(options_.max_output_bytes + 1);
+          failf(ErrorKind::Limit, "list longer than {} items", kMaxItems);
         }
         charge(static_cast<uint64_t>(n) * (seq->is_str() ? 1 : unit) / 16 + 1);
         if (seq->is_str()) {

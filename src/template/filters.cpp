@@ -113,6 +113,7 @@ Value f_batch(Interp& in, const Value& v, CallArgs& args) {
     tmp.push_back(item);
   }
   if (!tmp.empty()) {
+    if (n > static_cast<int64_t>(kMaxItems)) failf(ErrorKind::Limit, "batch of more than {} items", kMaxItems);
     if (a[1] && !a[1]->is_none()) {
       while (static_cast<int64_t>(tmp.size()) < n) {
         in.charge();

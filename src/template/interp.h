@@ -137,6 +137,7 @@ class LoopContext : public Object, public std::enable_shared_from_this<LoopConte
  public:
   LoopContext(std::vector<Value> items, int depth0, const Stmt& stmt, ScopePtr scope)
       : items_(std::move(items)), depth0_(depth0), stmt_(stmt), scope_(std::move(scope)) {}
+  ~LoopContext() override { release_values(std::move(items_)); }
   std::string type_name() const override { return "LoopContext"; }
   std::string repr() const override;
   bool truthy() const override { return !items_.empty(); }

@@ -108,6 +108,7 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
         }
         size_t j = i;
         while (j < t.size() && !py_isspace(t[j])) ++j;
+        if (parts.size() >= kMaxItems) failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
         parts.push_back(t.substr(i, j - i));
         i = j;
       }
@@ -122,6 +123,7 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
         }
         size_t j = e;
         while (j > 0 && !py_isspace(t[j - 1])) --j;
+        if (parts.size() >= kMaxItems) failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
         parts.push_back(t.substr(j, e - j));
         e = j;
       }
@@ -138,6 +140,7 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
     while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
       const size_t k = str.find(sep, pos);
       if (k == std::string::npos) break;
+      if (out.size() >= kMaxItems) failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
       out.push_back(str.substr(pos, k - pos));
       pos = k + sep.size();
     }
@@ -150,6 +153,7 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
     if (end < sep.size()) break;
     const size_t k = str.rfind(sep, end - sep.size());
     if (k == std::string::npos) break;
+    if (rev.size() >= kMaxItems) failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
     rev.push_back(str.substr(k + sep.size(), end - k - sep.size()));
     end = k;
   }
@@ -176,6 +180,7 @@ std::vector<std::string> py_splitlines(const std::string& s, bool keepends) {
     if (j < t.size()) {
       eol = (t[j] == '\r' && j + 1 < t.size() && t[j + 1] == '\n') ? j + 2 : j + 1;
     }
+    if (out.size() >= kMaxItems) failf(ErrorKind::Limit, "splitlines: more than {} lines", kMaxItems);
     out.push_back(s8(t.substr(i, (keepends ? eol : j) - i)));
     i = eol;
   }

@@ -20,7 +20,16 @@ std::string BoundMethod::repr() const {
 
 Value BoundMethod::call(Interp& in, CallArgs& args) { return call_method(in, self_, name_, args); }
 
+Namespace::~Namespace() {
+  std::vector<Value> values;
+  for (auto& kv : attrs_) values.push_back(std::move(kv.second));
+  attrs_.clear();
+  release_values(std::move(values));
+}
+
 std::string Namespace::repr() const {
+  ReprGuard guard(this);
+  if (guard.recursive()) return "<Namespace {...}>";
   std::string s = "<Namespace {";
   for (size_t i = 0; i < attrs_.size(); ++i) {
     if (i) s += ", ";

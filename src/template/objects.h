@@ -34,6 +34,11 @@ class BuiltinFunction : public Object {
 class BoundMethod : public Object {
  public:
   BoundMethod(Value self, std::string name) : self_(std::move(self)), name_(std::move(name)) {}
+  ~BoundMethod() override {
+    std::vector<Value> v;
+    v.push_back(std::move(self_));
+    release_values(std::move(v));
+  }
   std::string type_name() const override { return "builtin_function_or_method"; }
   std::string repr() const override;
   bool callable() const override { return true; }
@@ -50,6 +55,7 @@ Value call_method(Interp& in, const Value& self, const std::string& name, CallAr
 // jinja2.utils.Namespace (as transformers' TemplateNamespace): the only mutable object.
 class Namespace : public Object {
  public:
+  ~Namespace() override;
   std::string type_name() const override { return "Namespace"; }
   std::string repr() const override;
   std::optional<Value> getattr(Interp& in, const std::string& name) override;
@@ -64,6 +70,7 @@ class Namespace : public Object {
 class Cycler : public Object, public std::enable_shared_from_this<Cycler> {
  public:
   explicit Cycler(std::vector<Value> items) : items_(std::move(items)) {}
+  ~Cycler() override { release_values(std::move(items_)); }
   std::string type_name() const override { return "Cycler"; }
   void release() override { items_.clear(); }
   std::optional<Value> getattr(Interp& in, const std::string& name) override;
@@ -87,7 +94,9 @@ class Joiner : public Object {
 
 class Iterator : public Object {
  public:
-  Iterator(std::vector<Value> items, std::string type) : items_(std::move(items)), type_(std::move(type)) {}
+  Iterator(std::vector<Value> items, std::string type)
+      : items_(std::move(items)), type_(std::move(type)) {}
+  ~Iterator() override { release_values(std::move(items_)); }
   std::string type_name() const override { return type_; }
   std::string repr() const override { return "<" + type_ + " object>"; }
   std::optional<std::vector<Value>> iterate(Interp& in) override;

@@ -63,6 +63,7 @@ Value Value::list(std::vector<Value> items, ListKind kind) {
 }
 
 Value Value::list(std::shared_ptr<const ListData> data) {
+  if (data->items.size() > kMaxItems) failf(ErrorKind::Limit, "list longer than {} items", kMaxItems);
   int depth = 0;
   for (const Value& item : data->items) depth = std::max(depth, item.depth());
   if (depth + 1 != data->depth) {
@@ -79,6 +80,7 @@ Value Value::list(std::shared_ptr<const ListData> data) {
 
 Value Value::dict(std::shared_ptr<const DictData> data) {
   if (data->depth > kMaxValueDepth) fail(ErrorKind::Limit, "value nesting too deep");
+  if (data->size() > kMaxItems) failf(ErrorKind::Limit, "dict larger than {} items", kMaxItems);
   Value v;
   v.kind_ = Kind::Dict;
   v.data_ = std::move(data);
@@ -143,6 +145,37 @@ void DictData::set(Value key, Value value) {
 }
 
 // ---- objects ----
+
+namespace {
+thread_local std::vector<Value>* g_pending = nullptr;
+thread_local std::vector<const void*> g_repr_stack;
+constexpr size_t kMaxReprDepth = 2 * kMaxValueDepth;
+}  // namespace
+
+void release_values(std::vector<Value>&& values) {
+  if (g_pending) {
+    // Inside an outer release: queue, the outer loop frees them.
+    for (Value& v : values) g_pending->push_back(std::move(v));
+    values.clear();
+    return;
+  }
+  std::vector<Value> queue = std::move(values);
+  g_pending = &queue;
+  while (!queue.empty()) {
+    Value v = std::move(queue.back());
+    queue.pop_back();
+    // `v` is destroyed here; nested releases append to `queue`.
+  }
+  g_pending = nullptr;
+}
+
+ReprGuard::ReprGuard(const void* obj) {
+  for (const void* p : g_repr_stack) recursive_ |= p == obj;
+  if (g_repr_stack.size() >= kMaxReprDepth) fail(ErrorKind::Limit, "value nesting too deep to print");
+  g_repr_stack.push_back(obj);
+}
+
+ReprGuard::~ReprGuard() { g_repr_stack.pop_back(); }
 
 std::string Object::repr() const { return fmt::format("<{} object>", type_name()); }
 
@@ -212,6 +245,7 @@ void append_items(std::string& out, const std::vector<Value>& items) {
 }
 
 void append_repr(std::string& out, const Value& v) {
+  ReprGuard guard(v.identity());
   switch (v.kind()) {
     case Kind::Str:
       if (v.markup()) {

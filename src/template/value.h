@@ -26,6 +26,8 @@ enum class Kind : uint8_t { Undefined, None, Bool, Int, Float, Str, List, Dict, 
 enum class ListKind : uint8_t { List, Tuple, DictItems, DictKeys, DictValues, Range };
 
 inline constexpr int kMaxValueDepth = 400;
+// Most items one list or dict may hold (memory bound for hostile templates).
+inline constexpr size_t kMaxItems = size_t{1} << 20;
 
 struct UndefinedInfo {
   std::string message;    // the UndefinedError message using it would raise
@@ -143,6 +145,25 @@ class Object {
   // Drops held references so reference cycles (a namespace holding itself, a macro stored in
   // its own scope) are freed when the render ends.
   virtual void release() {}
+};
+
+// Destroys values without unbounded recursion: objects holding values (namespaces, iterators,
+// loop contexts) can form arbitrarily long chains, so their destructors hand their contents
+// here and the outermost call frees them iteratively.
+void release_values(std::vector<Value>&& values);
+
+// Bounds recursion of repr() through objects (namespaces can nest and refer to themselves).
+class ReprGuard {
+ public:
+  explicit ReprGuard(const void* obj);
+  ~ReprGuard();
+  ReprGuard(const ReprGuard&) = delete;
+  ReprGuard& operator=(const ReprGuard&) = delete;
+  // True when `obj` is already being printed further up (Python prints "{...}" then).
+  bool recursive() const { return recursive_; }
+
+ private:
+  bool recursive_ = false;
 };
 
 // Python semantics over values.

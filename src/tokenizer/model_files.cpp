@@ -9,6 +9,7 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/mapped_file.h"
 
 namespace ollmlx::tok {
@@ -99,6 +100,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& model_dir) {
     }
   }
   Impl& impl = *tok->impl_;
+  for (const std::string& w : impl.warnings) log::warn("[tokenizer] {}: {}", model_dir, w);
   try {
     if (auto cfg = read_json(dir / "tokenizer_config.json", false)) impl.config = std::move(*cfg);
     const auto special_map = read_json(dir / "special_tokens_map.json", false);

@@ -4,22 +4,13 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed_bits.h"
 #include "util/error.h"
 #include "util/unaligned.h"
 
 namespace ollmlx::cpu {
 
 namespace {
-
-// Element k of a quantized row: stream bits [k*bits, k*bits + bits), LSB first.
-inline uint32_t quant_at(const uint32_t* row, int64_t k, int bits) {
-  const uint64_t bit = static_cast<uint64_t>(k) * static_cast<uint64_t>(bits);
-  const uint64_t word = bit >> 5, off = bit & 31;
-  uint64_t v = load_u32_at(row, static_cast<int64_t>(word)) >> off;
-  if (off + static_cast<uint64_t>(bits) > 32)
-    v |= static_cast<uint64_t>(load_u32_at(row, static_cast<int64_t>(word) + 1)) << (32 - off);
-  return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
-}
 
 // y[D] = dequantized row `id` of an affine table.
 void affine_row(const Linear& t, int64_t id, DType compute, float* y, std::vector<float>& sc,
@@ -34,7 +25,7 @@ void affine_row(const Linear& t, int64_t id, DType compute, float* y, std::vecto
   for (int64_t g = 0; g < groups; ++g) {
     const float s = sc[static_cast<size_t>(g)], b = bi[static_cast<size_t>(g)];
     for (int64_t k = g * gs; k < (g + 1) * gs; ++k)
-      y[k] = s * static_cast<float>(quant_at(row, k, bits));
+      y[k] = s * static_cast<float>(packed_element(row, k, bits));
     // MLX's dequantize runs in the scales' dtype: q*s is rounded to it before the bias is added
     // (checked against mx.dequantize on the CPU: bit-identical).
     round_to(compute, y + g * gs, gs);

@@ -16,9 +16,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed_bits.h"
 #include "util/error.h"
 #include "util/unaligned.h"
 
@@ -39,16 +41,6 @@ struct Job {
   int64_t words = 0;   // uint32 words per quantized row
   int64_t groups = 0;  // groups per row
 };
-
-// Element q[k] of a quantized row (generic little-endian bit stream; mlx-format.md §1.5).
-inline uint32_t extract_bits(const uint32_t* row, int64_t k, int bits) {
-  const uint64_t p = static_cast<uint64_t>(k) * static_cast<uint64_t>(bits);
-  const uint64_t wi = p >> 5, off = p & 31;
-  uint64_t v = load_u32_at(row, static_cast<int64_t>(wi)) >> off;
-  if (off + static_cast<uint64_t>(bits) > 32)
-    v |= static_cast<uint64_t>(load_u32_at(row, static_cast<int64_t>(wi) + 1)) << (32 - off);
-  return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
-}
 
 // The power of two that QValue<bits> (below) multiplies element j of a word by.
 inline float QScale(int bits, int j) {
@@ -470,7 +462,7 @@ void DequantRows(const Job& job, const Layout& lay, int64_t n0, int64_t nr, floa
     RowParams(job, n0 + r, 1, sc, bi);
     for (int64_t k = 0; k < job.K; ++k) {
       const int64_t g = k / gs;
-      out[k] = static_cast<float>(linear_detail::extract_bits(row, k, bits)) * sc[g] + bi[g];
+      out[k] = static_cast<float>(packed_element(row, k, bits)) * sc[g] + bi[g];
     }
     std::fill(out + job.K, out + lay.KP, 0.0f);
   }
@@ -533,15 +525,16 @@ void RunLinear(const Job& job) {
   const DF df;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   const Layout lay = MakeLayout(job);
-  std::vector<float> xp(static_cast<size_t>(job.T * lay.KP));
-  std::vector<float> xs(lay.permuted ? static_cast<size_t>(job.T * lay.chunks * L) : 0);
-  PrepareX(job, lay, xp.data(), xs.data());
+  // Every element of xp/xs is written by PrepareX (no zero-initialisation needed).
+  std::unique_ptr<float[]> xp(new float[static_cast<size_t>(job.T * lay.KP)]);
+  std::unique_ptr<float[]> xs(new float[lay.permuted ? static_cast<size_t>(job.T * lay.chunks * L) : 1]);
+  PrepareX(job, lay, xp.get(), xs.get());
   if (!lay.permuted)
-    RunTiled(job, lay, xp.data());
+    RunTiled(job, lay, xp.get());
   else if (job.T <= 4)
-    RunFused(job, lay, xp.data(), xs.data());
+    RunFused(job, lay, xp.get(), xs.get());
   else
-    RunTiledQ(job, lay, xp.data(), xs.data());
+    RunTiledQ(job, lay, xp.get(), xs.get());
 }
 
 }  // namespace ollmlx::cpu::HWY_NAMESPACE
