@@ -4,7 +4,7 @@
 // Tokenizer.encode the same way.
 //
 //   build/bench/bench_tokenizer [--text FILE] [--repeat N] [DIR...]
-// DIRs default to every tokenizer under tests/fixtures/generated/tokenizers (or
+// DIRs default to every real (non syn_*) tokenizer under tests/fixtures/generated/tokenizers (or
 // $OLLMLX_FIXTURES/tokenizers); the text defaults to the parity corpus
 // (tests/data/tokenizer_corpus/corpus.json) joined with newlines and repeated to 1,000,000 bytes.
 #include <nlohmann/json.hpp>
@@ -81,7 +81,10 @@ int main(int argc, char** argv) {
           (fx != nullptr ? std::string(fx) : src + "/tests/fixtures/generated") + "/tokenizers";
       if (std::filesystem::is_directory(root)) {
         for (const auto& e : std::filesystem::directory_iterator(root)) {
-          if (std::filesystem::exists(e.path() / "tokenizer.json")) dirs.push_back(e.path());
+          const bool synthetic = e.path().filename().string().rfind("syn_", 0) == 0;
+          if (!synthetic && std::filesystem::exists(e.path() / "tokenizer.json")) {
+            dirs.push_back(e.path());
+          }
         }
       }
       std::sort(dirs.begin(), dirs.end());

@@ -37,8 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return t;
   };
   try {
-    const auto t = ollmlx::tmpl::Template::parse(
-        std::string_view(reinterpret_cast<const char*>(data), size));
+    const auto t =
+        ollmlx::tmpl::Template::parse(std::string_view(reinterpret_cast<const char*>(data), size));
     (void)t.render(context(), options);
   } catch (const ollmlx::tmpl::TemplateError&) {
     // Rejected cleanly: the expected outcome for most inputs.

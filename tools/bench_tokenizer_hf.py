@@ -7,7 +7,8 @@
 The default text is the parity corpus (tests/data/tokenizer_corpus/corpus.json) joined with
 newlines, repeated and cut to 1,000,000 bytes, exactly as the C++ tool builds it. Each timing is
 the best of N single `Tokenizer.encode(text)` calls (one thread, like the C++ side); decode is
-`Tokenizer.decode(ids)`. DIRs default to tests/fixtures/generated/tokenizers/*.
+`Tokenizer.decode(ids)`. DIRs default to the real (non syn_*) tokenizers in
+tests/fixtures/generated/tokenizers.
 """
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def main() -> int:
     dirs = args.dirs
     if not dirs:
         fx = Path(os.environ.get("OLLMLX_FIXTURES", ROOT / "tests/fixtures/generated"))
-        dirs = sorted(p for p in (fx / "tokenizers").iterdir() if (p / "tokenizer.json").exists())
+        dirs = sorted(p for p in (fx / "tokenizers").iterdir()
+                      if (p / "tokenizer.json").exists() and not p.name.startswith("syn_"))
     size = len(text.encode("utf-8"))
     print(f"text: {size} bytes, best of {args.repeat} (tokenizers HF)")
     print(f"{'tokenizer':10} {'load s':>9} {'tokens':>9} {'encode ms':>10} {'MB/s':>10} "

@@ -48,8 +48,10 @@ THINKING = [None, True, False]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="fixtures directory (refs go to OUT/templates/refs.json)")
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True,
+                    help="fixtures directory (refs go to OUT/templates/refs.json)")
     ap.add_argument("--templates", default=str(DEFAULT_TEMPLATES))
     ap.add_argument("--conversations", default=str(ROOT / "tests/data/chat_conversations.json"))
     args = ap.parse_args()
@@ -69,7 +71,8 @@ def main() -> int:
     ctu._compile_jinja_template.cache_clear()
 
     templates = json.loads(Path(args.templates).read_text(encoding="utf-8"))
-    conversations = json.loads(Path(args.conversations).read_text(encoding="utf-8"))["conversations"]
+    conversations = json.loads(
+        Path(args.conversations).read_text(encoding="utf-8"))["conversations"]
 
     cases = []
     counts = {"ok": 0, "error": 0}
@@ -84,7 +87,8 @@ def main() -> int:
                         kwargs["enable_thinking"] = thinking
                     case = {"template": ti, "conversation": ci, "add_generation_prompt": agp,
                             "kwargs": kwargs}
-                    messages = ctu._normalize_chat_messages(json.loads(json.dumps(conv["messages"])))
+                    messages = ctu._normalize_chat_messages(
+                        json.loads(json.dumps(conv["messages"])))
                     try:
                         rendered, _ = ctu.render_jinja_template(
                             conversations=[messages], tools=conv.get("tools"), chat_template=source,
@@ -106,8 +110,9 @@ def main() -> int:
         "cases": cases,
     }
     (out_dir / "refs.json").write_text(json.dumps(refs, ensure_ascii=False), encoding="utf-8")
-    print(f"wrote {out_dir / 'refs.json'}: {len(templates)} templates, {len(conversations)} conversations, "
-          f"{len(cases)} cases ({counts['ok']} rendered, {counts['error']} raised)")
+    print(f"wrote {out_dir / 'refs.json'}: {len(templates)} templates, "
+          f"{len(conversations)} conversations, {len(cases)} cases "
+          f"({counts['ok']} rendered, {counts['error']} raised)")
     return 0
 
 

@@ -4,7 +4,8 @@
     .venv/bin/python tools/make_tokenizer_refs.py --out tests/fixtures/generated/tokenizers
 
 For every tokenizer (the families in /work/shared/data/tokenizers or --data, plus SmolLM2's
-converted tokenizer when tests/fixtures/generated/smollm2/tokenizer.json exists) this writes
+converted tokenizer when tests/fixtures/generated/smollm2/tokenizer.json or --smollm2 DIR
+exists) this writes
 OUT/<name>/:
   tokenizer.json          decompressed copy (the C++ test loads it)
   tokenizer_config.json   copied when the family has one
@@ -305,6 +306,8 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
                     help="folder of <family>/tokenizer.json.xz (+ tokenizer_config.json)")
+    ap.add_argument("--smollm2", type=Path, default=SMOLLM2,
+                    help="folder with SmolLM2's converted tokenizer.json (skipped if absent)")
     args = ap.parse_args()
     corpus = json.loads(CORPUS.read_text(encoding="utf-8"))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -315,11 +318,11 @@ def main() -> int:
         if xz.exists():
             cfg = fam / "tokenizer_config.json"
             sources.append((fam.name, xz, cfg if cfg.exists() else None))
-    if (SMOLLM2 / "tokenizer.json").exists():
-        cfg = SMOLLM2 / "tokenizer_config.json"
-        sources.append(("smollm2", SMOLLM2 / "tokenizer.json", cfg if cfg.exists() else None))
+    if (args.smollm2 / "tokenizer.json").exists():
+        cfg = args.smollm2 / "tokenizer_config.json"
+        sources.append(("smollm2", args.smollm2 / "tokenizer.json", cfg if cfg.exists() else None))
     else:
-        print(f"note: {SMOLLM2}/tokenizer.json absent; skipping SmolLM2", file=sys.stderr)
+        print(f"note: {args.smollm2}/tokenizer.json absent; skipping SmolLM2", file=sys.stderr)
 
     names = []
     for name, src, cfg in sources:

@@ -5,6 +5,8 @@
 #
 #   OUTDIR/parity/   tiny random mlx-lm models + reference.safetensors + manifest.json
 #   OUTDIR/smollm2/  SmolLM2-135M-Instruct Q4_1 GGUF converted to MLX + reference.safetensors
+#   OUTDIR/tokenizers/  reference encodings/decodings by the Python `tokenizers` library
+#   OUTDIR/templates/   reference chat-template renderings by jinja2 (as transformers sets it up)
 #
 # Each part is regenerated only when its stamp (sha256 of the generating scripts, the pinned
 # requirements and, for smollm2, the GGUF size) changed or its output is missing.
@@ -63,5 +65,16 @@ wait $p2 || rc=1
 if [[ $rc != 0 ]]; then
     echo "[prepare_test_data] FAILED" >&2
     exit 1
+fi
+
+# Tokenizer references (Python `tokenizers`) for the shared tokenizers and SmolLM2's.
+tok_stamp="$(hash_of "$T/make_tokenizer_refs.py" "$REPO/tests/data/tokenizer_corpus/corpus.json"; echo "$REQ_HASH")"
+run_part tokenizers "$tok_stamp" manifest.json "$PY" "$T/make_tokenizer_refs.py" --smollm2 "$OUT/smollm2" --out
+# Chat-template references (jinja2 as transformers configures it).
+if [[ -f "$T/make_template_refs.py" ]]; then
+    tmpl_stamp="$(hash_of "$T/make_template_refs.py" "$REPO/tests/data/chat_conversations.json"; echo "$REQ_HASH")"
+    # make_template_refs.py writes <root>/templates/refs.json; run_part wants the folder itself.
+    gen_templates() { "$PY" "$T/make_template_refs.py" --out "$1.root" && mv "$1.root/templates" "$1" && rm -rf "$1.root"; }
+    run_part templates "$tmpl_stamp" refs.json gen_templates
 fi
 echo "[prepare_test_data] all test data in $OUT ($((SECONDS - t0)) s)"

@@ -86,10 +86,10 @@ enum class StmtKind : uint8_t {
   With,         // with_targets = with_values: body
   Break,
   Continue,
-  Block,        // {% block name [scoped] %}body{% endblock %}
-  Autoescape,   // {% autoescape expr %}body{% endautoescape %}
-  Scope,        // body in its own scope ({% generation %} of transformers)
-  Forbidden,    // include / import / from / extends: fails when executed
+  Block,       // {% block name [scoped] %}body{% endblock %}
+  Autoescape,  // {% autoescape expr %}body{% endautoescape %}
+  Scope,       // body in its own scope ({% generation %} of transformers)
+  Forbidden,   // include / import / from / extends: fails when executed
 };
 
 struct Stmt {

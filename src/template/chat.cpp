@@ -21,7 +21,8 @@ std::string read_file(const fs::path& path) {
   std::error_code ec;
   const uintmax_t size = fs::file_size(path, ec);
   if (ec) throw_error("template", "{}: cannot read: {}", path.string(), ec.message());
-  if (size > kMaxFileBytes) throw_error("template", "{}: file too large ({} bytes)", path.string(), size);
+  if (size > kMaxFileBytes)
+    throw_error("template", "{}: file too large ({} bytes)", path.string(), size);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_error("template", "{}: cannot open", path.string());
   std::ostringstream ss;
@@ -155,7 +156,8 @@ ChatTemplates load_chat_templates(const std::string& model_dir) {
       for (const auto& entry : ct) {
         if (!entry.is_object() || !entry.contains("name") || !entry.contains("template") ||
             !entry["name"].is_string() || !entry["template"].is_string()) {
-          throw_error("template", "{}: chat_template list entries need string 'name' and 'template'",
+          throw_error("template",
+                      "{}: chat_template list entries need string 'name' and 'template'",
                       (dir / "tokenizer_config.json").string());
         }
         t.add(entry["name"].get<std::string>(), entry["template"].get<std::string>());
@@ -185,11 +187,13 @@ std::string render_chat_source(const Template& tmpl, const ordered_json& message
   ctx["add_generation_prompt"] = add_generation_prompt;
   if (extra_kwargs.is_object()) {
     for (auto it = extra_kwargs.begin(); it != extra_kwargs.end(); ++it) {
-      if (it.key() == "messages" || it.key() == "tools" || it.key() == "add_generation_prompt") continue;
+      if (it.key() == "messages" || it.key() == "tools" || it.key() == "add_generation_prompt")
+        continue;
       ctx[it.key()] = it.value();
     }
   } else if (!extra_kwargs.is_null()) {
-    throw TemplateError(TemplateError::Kind::Type, 0, 0, "extra template arguments must be a JSON object");
+    throw TemplateError(TemplateError::Kind::Type, 0, 0,
+                        "extra template arguments must be a JSON object");
   }
   return tmpl.render(ctx, options);
 }
@@ -200,9 +204,11 @@ std::string render_chat(const ChatTemplates& templates, const ordered_json& mess
   const Template& tmpl = templates.get(templates.select(!tools.is_null()));
   ordered_json kwargs = templates.special_tokens;
   if (extra_kwargs.is_object()) {
-    for (auto it = extra_kwargs.begin(); it != extra_kwargs.end(); ++it) kwargs[it.key()] = it.value();
+    for (auto it = extra_kwargs.begin(); it != extra_kwargs.end(); ++it)
+      kwargs[it.key()] = it.value();
   } else if (!extra_kwargs.is_null()) {
-    throw TemplateError(TemplateError::Kind::Type, 0, 0, "extra template arguments must be a JSON object");
+    throw TemplateError(TemplateError::Kind::Type, 0, 0,
+                        "extra template arguments must be a JSON object");
   }
   return render_chat_source(tmpl, messages, tools, add_generation_prompt, kwargs, options);
 }

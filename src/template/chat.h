@@ -8,10 +8,9 @@
 // tools are passed and it exists, else "default".
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "template/jinja.h"

@@ -42,7 +42,9 @@ NestingGuard::NestingGuard(Interp& in) : in_(in) {
 }
 
 Interp::Interp(const RenderOptions& options, std::shared_ptr<const DictData> context)
-    : options_(options), context_(std::move(context)), globals_(std::make_shared<DictData>()),
+    : options_(options),
+      context_(std::move(context)),
+      globals_(std::make_shared<DictData>()),
       root_(std::make_shared<Scope>(nullptr)) {
   add_globals(*globals_);
 }
@@ -63,7 +65,8 @@ void Interp::track(const std::shared_ptr<Object>& obj) {
 void Interp::charge(uint64_t steps) {
   steps_ += steps;
   if (steps_ > options_.max_steps) {
-    failf(ErrorKind::Limit, "template exceeded its evaluation budget ({} steps)", options_.max_steps);
+    failf(ErrorKind::Limit, "template exceeded its evaluation budget ({} steps)",
+          options_.max_steps);
   }
 }
 
@@ -153,7 +156,8 @@ Value Interp::eval_sequence(const Expr& e, const ScopePtr& scope) {
   std::vector<Value> items;
   items.reserve(e.children.size());
   for (const auto& c : e.children) items.push_back(eval(*c, scope));
-  return Value::list(std::move(items), e.kind == ExprKind::Tuple ? ListKind::Tuple : ListKind::List);
+  return Value::list(std::move(items),
+                     e.kind == ExprKind::Tuple ? ListKind::Tuple : ListKind::List);
 }
 
 Value Interp::eval_unary(const Expr& e, const ScopePtr& scope) {
@@ -187,7 +191,8 @@ CallArgs Interp::eval_args(const CallSpec& spec, const ScopePtr& scope) {
   }
   if (spec.dyn_kwargs) {
     Value d = eval(*spec.dyn_kwargs, scope);
-    if (!d.is_dict()) failf(ErrorKind::Type, "argument after ** must be a mapping, not {}", type_name(d));
+    if (!d.is_dict())
+      failf(ErrorKind::Type, "argument after ** must be a mapping, not {}", type_name(d));
     for (const auto& [k, v] : d.dict().items()) {
       if (!k.is_str()) fail(ErrorKind::Type, "keywords must be strings");
       args.kw.emplace_back(k.str(), v);
@@ -308,7 +313,8 @@ Value Interp::getitem(const Value& obj, const Value& key) {
       break;
     case Kind::List: {
       const ListKind k = obj.list_data().kind;
-      if (key.is_integral() && (k == ListKind::List || k == ListKind::Tuple || k == ListKind::Range)) {
+      if (key.is_integral() &&
+          (k == ListKind::List || k == ListKind::Tuple || k == ListKind::Range)) {
         int64_t i = key.as_int();
         if (normalize_index(i, obj.items().size())) return obj.items()[static_cast<size_t>(i)];
       }
@@ -319,7 +325,8 @@ Value Interp::getitem(const Value& obj, const Value& key) {
         const std::string& s = obj.str();
         int64_t i = key.as_int();
         if (is_ascii(s)) {
-          if (normalize_index(i, s.size())) return Value::string(std::string(1, s[static_cast<size_t>(i)]));
+          if (normalize_index(i, s.size()))
+            return Value::string(std::string(1, s[static_cast<size_t>(i)]));
         } else {
           const std::u32string u = utf8_decode(s);
           if (normalize_index(i, u.size())) {
@@ -336,7 +343,8 @@ Value Interp::getitem(const Value& obj, const Value& key) {
     } else if (auto m = builtin_attribute(obj, key.str())) {
       return *m;
     }
-    return Value::undefined(fmt::format("'{}' has no attribute '{}'", object_type_repr(obj), key.str()));
+    return Value::undefined(
+        fmt::format("'{}' has no attribute '{}'", object_type_repr(obj), key.str()));
   }
   return Value::undefined(fmt::format("{} has no element {}", object_type_repr(obj), repr(key)));
 }
@@ -344,8 +352,10 @@ Value Interp::getitem(const Value& obj, const Value& key) {
 Value Interp::eval_slice(const Value& obj, const Expr& slice, const ScopePtr& scope) {
   Value parts[3];
   for (int i = 0; i < 3; ++i) {
-    if (slice.children[i]) parts[i] = eval(*slice.children[i], scope);
-    else parts[i] = Value::none();
+    if (slice.children[i])
+      parts[i] = eval(*slice.children[i], scope);
+    else
+      parts[i] = Value::none();
   }
   if (obj.is_undefined()) fail_undefined(obj);
   const bool seq = obj.is_str() || (obj.is_list() && (obj.list_data().kind == ListKind::List ||
@@ -354,8 +364,9 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice, const ScopePtr& sc
   bool ints = true;
   for (const Value& p : parts) ints &= p.is_none() || p.is_integral();
   if (!seq || !ints) {
-    return Value::undefined(fmt::format("{} has no element slice({}, {}, {})", object_type_repr(obj),
-                                        repr(parts[0]), repr(parts[1]), repr(parts[2])));
+    return Value::undefined(fmt::format("{} has no element slice({}, {}, {})",
+                                        object_type_repr(obj), repr(parts[0]), repr(parts[1]),
+                                        repr(parts[2])));
   }
   const int64_t step = parts[2].is_none() ? 1 : parts[2].as_int();
   if (step == 0) fail(ErrorKind::Value, "slice step cannot be zero");
@@ -363,7 +374,8 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice, const ScopePtr& sc
   const bool str = obj.is_str();
   const bool ascii = str && is_ascii(obj.str());
   if (str && !ascii) u = utf8_decode(obj.str());
-  const auto len = static_cast<int64_t>(str ? (ascii ? obj.str().size() : u.size()) : obj.items().size());
+  const auto len =
+      static_cast<int64_t>(str ? (ascii ? obj.str().size() : u.size()) : obj.items().size());
   auto adjust = [&](const Value& v, int64_t dflt, bool is_stop) {
     if (v.is_none()) return dflt;
     int64_t i = v.as_int();
@@ -388,8 +400,10 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice, const ScopePtr& sc
   if (str) {
     std::string out;
     for (int64_t i : idx) {
-      if (ascii) out += obj.str()[static_cast<size_t>(i)];
-      else utf8_append(out, u[static_cast<size_t>(i)]);
+      if (ascii)
+        out += obj.str()[static_cast<size_t>(i)];
+      else
+        utf8_append(out, u[static_cast<size_t>(i)]);
     }
     return Value::string(std::move(out));
   }
@@ -448,7 +462,8 @@ bool Interp::contains(const Value& container, const Value& item) {
     case Kind::Undefined: return false;
     case Kind::Str:
       if (!item.is_str()) {
-        failf(ErrorKind::Type, "'in <string>' requires string as left operand, not {}", type_name(item));
+        failf(ErrorKind::Type, "'in <string>' requires string as left operand, not {}",
+              type_name(item));
       }
       charge(container.str().size() / 16 + 1);
       return container.str().find(item.str()) != std::string::npos;
@@ -496,7 +511,9 @@ const char* op_symbol(BinOp op) {
         type_name(a), type_name(b));
 }
 
-[[noreturn]] void overflow() { fail(ErrorKind::Value, "integer overflow (template integers are 64-bit)"); }
+[[noreturn]] void overflow() {
+  fail(ErrorKind::Value, "integer overflow (template integers are 64-bit)");
+}
 
 double py_fmod(double a, double b) {
   double mod = std::fmod(a, b);

@@ -127,8 +127,8 @@ Flow Interp::exec_block_stmt(const Stmt& s, const ScopePtr& scope, std::string& 
   }
 }
 
-Flow Interp::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out,
-                      const Value& iterable, int depth0) {
+Flow Interp::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out, const Value& iterable,
+                      int depth0) {
   std::vector<Value> items = iterate(iterable);
   if (s.cond) {
     std::vector<Value> kept;
@@ -228,7 +228,8 @@ Value Interp::call_macro(const Macro& m, CallArgs& args) {
     size_t idx = 0;
     while (idx < n && d.params[idx] != key) ++idx;
     if (idx < n) {
-      if (bound[idx]) failf(ErrorKind::Type, "macro '{}' got multiple values for argument '{}'", m.name(), key);
+      if (bound[idx])
+        failf(ErrorKind::Type, "macro '{}' got multiple values for argument '{}'", m.name(), key);
       scope->set(key, value);
       bound[idx] = true;
     } else if (key == "caller" && d.uses_caller) {
@@ -245,7 +246,8 @@ Value Interp::call_macro(const Macro& m, CallArgs& args) {
     if (i >= first_default) {
       scope->set(d.params[i], eval(*d.defaults[i - first_default], scope));
     } else {
-      scope->set(d.params[i], Value::undefined(fmt::format("parameter '{}' was not provided", d.params[i])));
+      scope->set(d.params[i],
+                 Value::undefined(fmt::format("parameter '{}' was not provided", d.params[i])));
     }
   }
   if (d.uses_caller) scope->set("caller", caller);
@@ -279,7 +281,8 @@ std::string LoopContext::repr() const {
 
 Value LoopContext::call(Interp& in, CallArgs& args) {
   if (!stmt_.flag) fail(ErrorKind::Type, "The loop must be marked as 'recursive' to call it.");
-  if (args.pos.size() != 1 || !args.kw.empty()) fail(ErrorKind::Type, "loop() takes exactly one argument");
+  if (args.pos.size() != 1 || !args.kw.empty())
+    fail(ErrorKind::Type, "loop() takes exactly one argument");
   return Value::string(in.run_loop(stmt_, scope_, args.pos[0], depth0_ + 1));
 }
 
@@ -320,7 +323,8 @@ std::optional<Value> LoopContext::getattr(Interp&, const std::string& name) {
   }
   if (name == "changed") {
     return Value::object(std::make_shared<BuiltinFunction>(
-        "changed", [self](Interp&, CallArgs& args) { return Value::boolean(self->changed(args)); }));
+        "changed",
+        [self](Interp&, CallArgs& args) { return Value::boolean(self->changed(args)); }));
   }
   return std::nullopt;
 }

@@ -38,8 +38,10 @@ std::vector<Value> attribute_parts(const Value& attribute) {
   size_t start = 0;
   while (true) {
     const size_t dot = s.find('.', start);
-    const std::string part = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const std::string part =
+        s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
     if (digits && part.size() < 18) {
       parts.push_back(Value::integer(std::stoll(part)));
     } else {
@@ -113,7 +115,8 @@ Value f_batch(Interp& in, const Value& v, CallArgs& args) {
     tmp.push_back(item);
   }
   if (!tmp.empty()) {
-    if (n > static_cast<int64_t>(kMaxItems)) failf(ErrorKind::Limit, "batch of more than {} items", kMaxItems);
+    if (n > static_cast<int64_t>(kMaxItems))
+      failf(ErrorKind::Limit, "batch of more than {} items", kMaxItems);
     if (a[1] && !a[1]->is_none()) {
       while (static_cast<int64_t>(tmp.size()) < n) {
         in.charge();
@@ -153,7 +156,8 @@ Value f_dictsort(Interp& in, const Value& v, CallArgs& args) {
   auto a = bind_args(args, "dictsort", {"case_sensitive", "by", "reverse"});
   const bool cs = arg_bool(a[0], false);
   const std::string by = a[1] ? arg_str(a[1], "key", "dictsort") : "key";
-  if (by != "key" && by != "value") fail(ErrorKind::Value, "You can only sort by either \"key\" or \"value\"");
+  if (by != "key" && by != "value")
+    fail(ErrorKind::Value, "You can only sort by either \"key\" or \"value\"");
   const bool reverse = arg_bool(a[2], false);
   if (!v.is_dict()) failf(ErrorKind::Type, "'{}' object has no attribute 'items'", type_name(v));
   std::vector<Value> items;
@@ -186,10 +190,12 @@ Value f_filesizeformat(Interp&, const Value& v, CallArgs& args) {
   if (v.is_number()) {
     bytes = v.to_double();
   } else if (v.is_str()) {
-    if (!parse_py_float(v.str(), bytes)) failf(ErrorKind::Value, "could not convert string to float: {}", repr(v));
+    if (!parse_py_float(v.str(), bytes))
+      failf(ErrorKind::Value, "could not convert string to float: {}", repr(v));
   } else {
     if (v.is_undefined()) fail_undefined(v);
-    failf(ErrorKind::Type, "float() argument must be a string or a real number, not '{}'", type_name(v));
+    failf(ErrorKind::Type, "float() argument must be a string or a real number, not '{}'",
+          type_name(v));
   }
   const double base = binary ? 1024 : 1000;
   static const char* kDec[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
@@ -222,9 +228,10 @@ Value f_last(Interp& in, const Value& v, CallArgs& args) {
   if (v.is_object() && !v.object()->length()) {
     failf(ErrorKind::Type, "'{}' object is not reversible", type_name(v));
   }
-  if (v.is_list() && v.list_data().kind != ListKind::List && v.list_data().kind != ListKind::Tuple &&
-      v.list_data().kind != ListKind::Range && v.list_data().kind != ListKind::DictKeys &&
-      v.list_data().kind != ListKind::DictItems && v.list_data().kind != ListKind::DictValues) {
+  if (v.is_list() && v.list_data().kind != ListKind::List &&
+      v.list_data().kind != ListKind::Tuple && v.list_data().kind != ListKind::Range &&
+      v.list_data().kind != ListKind::DictKeys && v.list_data().kind != ListKind::DictItems &&
+      v.list_data().kind != ListKind::DictValues) {
     failf(ErrorKind::Type, "'{}' object is not reversible", type_name(v));
   }
   std::vector<Value> items = in.iterate(v);
@@ -262,7 +269,8 @@ Value f_int(Interp&, const Value& v, CallArgs& args) {
   if (v.kind() == Kind::Float) return from_double(v.as_float());
   if (v.is_str()) {
     int64_t i = 0;
-    if (parse_py_int(v.str(), static_cast<int>(arg_int(a[1], 10, "int")), i)) return Value::integer(i);
+    if (parse_py_int(v.str(), static_cast<int>(arg_int(a[1], 10, "int")), i))
+      return Value::integer(i);
     double d = 0;
     if (parse_py_float(v.str(), d)) {
       if (std::isinf(d)) return dflt;
@@ -299,13 +307,15 @@ Value f_groupby(Interp& in, const Value& v, CallArgs& args) {
   in.charge(items.size() * 4);
   std::vector<Value> keys;
   for (const Value& item : items) keys.push_back(Value::tuple({key(in, item), item}));
-  py_sort(keys, [](const Value& x, const Value& y) { return less_than(x.items()[0], y.items()[0]); });
+  py_sort(keys,
+          [](const Value& x, const Value& y) { return less_than(x.items()[0], y.items()[0]); });
   std::vector<Value> groups;
   size_t i = 0;
   while (i < keys.size()) {
     std::vector<Value> members;
     size_t j = i;
-    while (j < keys.size() && equal(keys[j].items()[0], keys[i].items()[0])) members.push_back(keys[j++].items()[1]);
+    while (j < keys.size() && equal(keys[j].items()[0], keys[i].items()[0]))
+      members.push_back(keys[j++].items()[1]);
     const Value grouper = cs ? keys[i].items()[0] : out_key(in, members[0]);
     auto data = std::make_shared<ListData>();
     data->items = {grouper, Value::list(std::move(members))};
@@ -472,7 +482,8 @@ Value select_reject(Interp& in, const Value& v, CallArgs& args, bool select, boo
     test = args.pos[off].str();
   }
   CallArgs rest;
-  if (have_test) rest.pos.assign(args.pos.begin() + static_cast<ptrdiff_t>(off) + 1, args.pos.end());
+  if (have_test)
+    rest.pos.assign(args.pos.begin() + static_cast<ptrdiff_t>(off) + 1, args.pos.end());
   rest.kw = args.kw;
   std::vector<Value> out;
   for (const Value& item : items) {
@@ -489,10 +500,18 @@ Value select_reject(Interp& in, const Value& v, CallArgs& args, bool select, boo
   return make_iterator(std::move(out));
 }
 
-Value f_select(Interp& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, true, false); }
-Value f_reject(Interp& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, false, false); }
-Value f_selectattr(Interp& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, true, true); }
-Value f_rejectattr(Interp& in, const Value& v, CallArgs& a) { return select_reject(in, v, a, false, true); }
+Value f_select(Interp& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, true, false);
+}
+Value f_reject(Interp& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, false, false);
+}
+Value f_selectattr(Interp& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, true, true);
+}
+Value f_rejectattr(Interp& in, const Value& v, CallArgs& a) {
+  return select_reject(in, v, a, false, true);
+}
 
 Value f_replace(Interp& in, const Value& v, CallArgs& args) {
   auto a = bind_args(args, "replace", {"old", "new", "count"}, 2);
@@ -599,7 +618,10 @@ Value f_sort(Interp& in, const Value& v, CallArgs& args) {
     size_t start = 0;
     while (true) {
       const size_t comma = s.find(',', start);
-      getters.push_back({attribute_parts(Value::string(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start))), !cs});
+      getters.push_back(
+          {attribute_parts(Value::string(
+               s.substr(start, comma == std::string::npos ? std::string::npos : comma - start))),
+           !cs});
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
@@ -610,7 +632,8 @@ Value f_sort(Interp& in, const Value& v, CallArgs& args) {
   in.charge(items.size() * 4);
   std::vector<Value> keyed;
   for (size_t i = 0; i < items.size(); ++i) {
-    keyed.push_back(Value::tuple({sort_key_list(in, items[i], getters), Value::integer(static_cast<int64_t>(i))}));
+    keyed.push_back(Value::tuple(
+        {sort_key_list(in, items[i], getters), Value::integer(static_cast<int64_t>(i))}));
   }
   py_sort(keyed, [&](const Value& x, const Value& y) {
     return reverse ? less_than(y.items()[0], x.items()[0]) : less_than(x.items()[0], y.items()[0]);
@@ -640,7 +663,8 @@ std::string html_unescape(const std::string& s) {
     }
     const std::string ent = s.substr(i + 1, semi - i - 1);
     static const std::unordered_map<std::string, std::string> kNamed = {
-        {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", "\xC2\xA0"}};
+        {"amp", "&"},   {"lt", "<"},   {"gt", ">"},
+        {"quot", "\""}, {"apos", "'"}, {"nbsp", "\xC2\xA0"}};
     if (auto it = kNamed.find(ent); it != kNamed.end()) {
       out += it->second;
       i = semi;
@@ -710,7 +734,9 @@ std::vector<std::string> title_split(const std::string& s) {
   // re.split(r"([-\s({\[<]+)", s): words and separator runs, in order.
   std::vector<std::string> out;
   const std::u32string t = utf8_decode(s);
-  auto is_sep = [](char32_t c) { return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || py_isspace(c); };
+  auto is_sep = [](char32_t c) {
+    return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || py_isspace(c);
+  };
   size_t i = 0;
   while (i < t.size()) {
     size_t j = i;
@@ -800,7 +826,8 @@ std::string url_quote(const std::string& s, bool for_qs) {
 
 Value f_urlencode(Interp& in, const Value& v, CallArgs& args) {
   bind_args(args, "urlencode", {});
-  if (v.is_str() || !(v.is_list() || v.is_dict() || v.is_object())) return str_value(url_quote(soft_str(v), false));
+  if (v.is_str() || !(v.is_list() || v.is_dict() || v.is_object()))
+    return str_value(url_quote(soft_str(v), false));
   std::vector<Value> pairs;
   if (v.is_dict()) {
     for (const auto& [k, val] : v.dict().items()) pairs.push_back(Value::tuple({k, val}));
@@ -834,7 +861,8 @@ Value f_wordcount(Interp&, const Value& v, CallArgs& args) {
 }
 
 Value f_wordwrap(Interp& in, const Value& v, CallArgs& args) {
-  auto a = bind_args(args, "wordwrap", {"width", "break_long_words", "wrapstring", "break_on_hyphens"});
+  auto a =
+      bind_args(args, "wordwrap", {"width", "break_long_words", "wrapstring", "break_on_hyphens"});
   const int64_t width = arg_int(a[0], 79, "wordwrap");
   if (width <= 0) failf(ErrorKind::Value, "invalid width {} (must be > 0)", width);
   const bool break_long = arg_bool(a[1], true);
@@ -927,7 +955,8 @@ Value f_tojson(Interp& in, const Value& v, CallArgs& args) {
     if (a[1]->is_str()) {
       o.indent = a[1]->str();
     } else if (a[1]->is_integral()) {
-      o.indent = std::string(static_cast<size_t>(std::clamp<int64_t>(a[1]->as_int(), 0, 1 << 20)), ' ');
+      o.indent =
+          std::string(static_cast<size_t>(std::clamp<int64_t>(a[1]->as_int(), 0, 1 << 20)), ' ');
     } else {
       failf(ErrorKind::Type, "can't multiply sequence by non-int of type '{}'", type_name(*a[1]));
     }
@@ -952,33 +981,60 @@ struct FilterEntry {
 };
 
 constexpr FilterEntry kFilters[] = {
-    {"abs", f_abs},           {"attr", f_attr},
-    {"batch", f_batch},       {"capitalize", f_capitalize},
-    {"center", f_center},     {"count", f_length},
-    {"d", f_default},         {"default", f_default},
-    {"dictsort", f_dictsort}, {"e", f_escape},
-    {"escape", f_escape},     {"filesizeformat", f_filesizeformat},
-    {"first", f_first},       {"float", f_float},
-    {"forceescape", f_forceescape}, {"format", f_format},
-    {"groupby", f_groupby},   {"indent", f_indent},
-    {"int", f_int},           {"join", f_join},
-    {"last", f_last},         {"length", f_length},
-    {"list", f_list},         {"lower", f_lower},
-    {"items", f_items},       {"map", f_map},
-    {"min", f_min},           {"max", f_max},
-    {"pprint", f_pprint},     {"random", f_random},
-    {"reject", f_reject},     {"rejectattr", f_rejectattr},
-    {"replace", f_replace},   {"reverse", f_reverse},
-    {"round", f_round},       {"safe", f_safe},
-    {"select", f_select},     {"selectattr", f_selectattr},
-    {"slice", f_slice},       {"sort", f_sort},
-    {"string", f_string},     {"striptags", f_striptags},
-    {"sum", f_sum},           {"title", f_title},
-    {"trim", f_trim},         {"truncate", f_truncate},
-    {"unique", f_unique},     {"upper", f_upper},
-    {"urlencode", f_urlencode}, {"urlize", f_urlize},
-    {"wordcount", f_wordcount}, {"wordwrap", f_wordwrap},
-    {"xmlattr", f_xmlattr},   {"tojson", f_tojson},
+    {"abs", f_abs},
+    {"attr", f_attr},
+    {"batch", f_batch},
+    {"capitalize", f_capitalize},
+    {"center", f_center},
+    {"count", f_length},
+    {"d", f_default},
+    {"default", f_default},
+    {"dictsort", f_dictsort},
+    {"e", f_escape},
+    {"escape", f_escape},
+    {"filesizeformat", f_filesizeformat},
+    {"first", f_first},
+    {"float", f_float},
+    {"forceescape", f_forceescape},
+    {"format", f_format},
+    {"groupby", f_groupby},
+    {"indent", f_indent},
+    {"int", f_int},
+    {"join", f_join},
+    {"last", f_last},
+    {"length", f_length},
+    {"list", f_list},
+    {"lower", f_lower},
+    {"items", f_items},
+    {"map", f_map},
+    {"min", f_min},
+    {"max", f_max},
+    {"pprint", f_pprint},
+    {"random", f_random},
+    {"reject", f_reject},
+    {"rejectattr", f_rejectattr},
+    {"replace", f_replace},
+    {"reverse", f_reverse},
+    {"round", f_round},
+    {"safe", f_safe},
+    {"select", f_select},
+    {"selectattr", f_selectattr},
+    {"slice", f_slice},
+    {"sort", f_sort},
+    {"string", f_string},
+    {"striptags", f_striptags},
+    {"sum", f_sum},
+    {"title", f_title},
+    {"trim", f_trim},
+    {"truncate", f_truncate},
+    {"unique", f_unique},
+    {"upper", f_upper},
+    {"urlencode", f_urlencode},
+    {"urlize", f_urlize},
+    {"wordcount", f_wordcount},
+    {"wordwrap", f_wordwrap},
+    {"xmlattr", f_xmlattr},
+    {"tojson", f_tojson},
 };
 
 }  // namespace

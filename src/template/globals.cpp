@@ -37,14 +37,15 @@ Value g_range(Interp& in, CallArgs& args) {
     if (args.pos.size() == 3) step = range_arg(args.pos[2]);
   }
   if (step == 0) fail(ErrorKind::Value, "range() arg 3 must not be zero");
-  const long double span = step > 0 ? static_cast<long double>(stop) - start
-                                    : static_cast<long double>(start) - stop;
-  const long double count_ld = span <= 0 ? 0 : (span + std::abs(static_cast<long double>(step)) - 1) /
-                                                   std::abs(static_cast<long double>(step));
+  const long double span =
+      step > 0 ? static_cast<long double>(stop) - start : static_cast<long double>(start) - stop;
+  const long double count_ld = span <= 0 ? 0
+                                         : (span + std::abs(static_cast<long double>(step)) - 1) /
+                                               std::abs(static_cast<long double>(step));
   const auto count = static_cast<int64_t>(count_ld);
   if (count > kMaxRange) {
-    failf(ErrorKind::Value,
-          "Range too big. The sandbox blocks ranges larger than MAX_RANGE ({}).", kMaxRange);
+    failf(ErrorKind::Value, "Range too big. The sandbox blocks ranges larger than MAX_RANGE ({}).",
+          kMaxRange);
   }
   in.charge(static_cast<uint64_t>(count));
   auto data = std::make_shared<ListData>();
@@ -58,7 +59,8 @@ Value g_range(Interp& in, CallArgs& args) {
 
 // dict(*args, **kwargs) as Python builds it.
 std::shared_ptr<DictData> build_dict(Interp& in, const CallArgs& args, std::string_view what) {
-  if (args.pos.size() > 1) failf(ErrorKind::Type, "{} expected at most 1 argument, got {}", what, args.pos.size());
+  if (args.pos.size() > 1)
+    failf(ErrorKind::Type, "{} expected at most 1 argument, got {}", what, args.pos.size());
   auto d = std::make_shared<DictData>();
   if (!args.pos.empty()) {
     const Value& src = args.pos[0];
@@ -69,8 +71,9 @@ std::shared_ptr<DictData> build_dict(Interp& in, const CallArgs& args, std::stri
       for (const Value& item : in.iterate(src)) {
         std::vector<Value> kv = in.iterate(item);
         if (kv.size() != 2) {
-          failf(ErrorKind::Value, "dictionary update sequence element #{} has length {}; 2 is required",
-                i, kv.size());
+          failf(ErrorKind::Value,
+                "dictionary update sequence element #{} has length {}; 2 is required", i,
+                kv.size());
         }
         hash_key(kv[0]);
         d->set(kv[0], kv[1]);
@@ -132,7 +135,8 @@ std::tm local_now() {
 
 Value g_strftime_now(Interp& in, CallArgs& args) {
   auto a = bind_args(args, "strftime_now", {"format"}, 1);
-  if (!a[0]->is_str()) failf(ErrorKind::Type, "strftime() argument 1 must be str, not {}", type_name(*a[0]));
+  if (!a[0]->is_str())
+    failf(ErrorKind::Type, "strftime() argument 1 must be str, not {}", type_name(*a[0]));
   // datetime.strftime handles %f, %z and %Z itself (a naive datetime: empty zone).
   std::string format;
   const std::string& src = a[0]->str();
@@ -177,8 +181,9 @@ void add_globals(DictData& globals) {
     return f;
   };
   add("range", g_range);
-  add("dict", g_dict)->add_attribute(
-      "fromkeys", Value::object(std::make_shared<BuiltinFunction>("fromkeys", g_fromkeys)));
+  add("dict", g_dict)
+      ->add_attribute("fromkeys",
+                      Value::object(std::make_shared<BuiltinFunction>("fromkeys", g_fromkeys)));
   add("namespace", g_namespace);
   add("cycler", g_cycler);
   add("joiner", g_joiner);

@@ -17,14 +17,28 @@ const Value& one_arg(CallArgs& args, std::string_view name) {
 
 void no_args(CallArgs& args, std::string_view name) { bind_args(args, name, {}); }
 
-bool t_defined(Interp&, const Value& v, CallArgs& a) { return no_args(a, "defined"), !v.is_undefined(); }
-bool t_undefined(Interp&, const Value& v, CallArgs& a) { return no_args(a, "undefined"), v.is_undefined(); }
+bool t_defined(Interp&, const Value& v, CallArgs& a) {
+  return no_args(a, "defined"), !v.is_undefined();
+}
+bool t_undefined(Interp&, const Value& v, CallArgs& a) {
+  return no_args(a, "undefined"), v.is_undefined();
+}
 bool t_none(Interp&, const Value& v, CallArgs& a) { return no_args(a, "none"), v.is_none(); }
-bool t_boolean(Interp&, const Value& v, CallArgs& a) { return no_args(a, "boolean"), v.kind() == Kind::Bool; }
-bool t_true(Interp&, const Value& v, CallArgs& a) { return no_args(a, "true"), v.kind() == Kind::Bool && v.as_bool(); }
-bool t_false(Interp&, const Value& v, CallArgs& a) { return no_args(a, "false"), v.kind() == Kind::Bool && !v.as_bool(); }
-bool t_integer(Interp&, const Value& v, CallArgs& a) { return no_args(a, "integer"), v.kind() == Kind::Int; }
-bool t_float(Interp&, const Value& v, CallArgs& a) { return no_args(a, "float"), v.kind() == Kind::Float; }
+bool t_boolean(Interp&, const Value& v, CallArgs& a) {
+  return no_args(a, "boolean"), v.kind() == Kind::Bool;
+}
+bool t_true(Interp&, const Value& v, CallArgs& a) {
+  return no_args(a, "true"), v.kind() == Kind::Bool && v.as_bool();
+}
+bool t_false(Interp&, const Value& v, CallArgs& a) {
+  return no_args(a, "false"), v.kind() == Kind::Bool && !v.as_bool();
+}
+bool t_integer(Interp&, const Value& v, CallArgs& a) {
+  return no_args(a, "integer"), v.kind() == Kind::Int;
+}
+bool t_float(Interp&, const Value& v, CallArgs& a) {
+  return no_args(a, "float"), v.kind() == Kind::Float;
+}
 bool t_number(Interp&, const Value& v, CallArgs& a) { return no_args(a, "number"), v.is_number(); }
 bool t_string(Interp&, const Value& v, CallArgs& a) { return no_args(a, "string"), v.is_str(); }
 bool t_mapping(Interp&, const Value& v, CallArgs& a) { return no_args(a, "mapping"), v.is_dict(); }
@@ -133,19 +147,45 @@ struct TestEntry {
 };
 
 constexpr TestEntry kTests[] = {
-    {"odd", t_odd},         {"even", t_even},         {"divisibleby", t_divisibleby},
-    {"defined", t_defined}, {"undefined", t_undefined}, {"filter", t_filter},
-    {"test", t_test},       {"none", t_none},         {"boolean", t_boolean},
-    {"false", t_false},     {"true", t_true},         {"integer", t_integer},
-    {"float", t_float},     {"lower", t_lower},       {"upper", t_upper},
-    {"string", t_string},   {"mapping", t_mapping},   {"number", t_number},
-    {"sequence", t_sequence}, {"iterable", t_iterable}, {"callable", t_callable},
-    {"sameas", t_sameas},   {"escaped", t_escaped},   {"in", t_in},
-    {"==", t_eq},           {"eq", t_eq},             {"equalto", t_eq},
-    {"!=", t_ne},           {"ne", t_ne},             {">", t_gt},
-    {"gt", t_gt},           {"greaterthan", t_gt},    {"ge", t_ge},
-    {">=", t_ge},           {"<", t_lt},              {"lt", t_lt},
-    {"lessthan", t_lt},     {"<=", t_le},             {"le", t_le},
+    {"odd", t_odd},
+    {"even", t_even},
+    {"divisibleby", t_divisibleby},
+    {"defined", t_defined},
+    {"undefined", t_undefined},
+    {"filter", t_filter},
+    {"test", t_test},
+    {"none", t_none},
+    {"boolean", t_boolean},
+    {"false", t_false},
+    {"true", t_true},
+    {"integer", t_integer},
+    {"float", t_float},
+    {"lower", t_lower},
+    {"upper", t_upper},
+    {"string", t_string},
+    {"mapping", t_mapping},
+    {"number", t_number},
+    {"sequence", t_sequence},
+    {"iterable", t_iterable},
+    {"callable", t_callable},
+    {"sameas", t_sameas},
+    {"escaped", t_escaped},
+    {"in", t_in},
+    {"==", t_eq},
+    {"eq", t_eq},
+    {"equalto", t_eq},
+    {"!=", t_ne},
+    {"ne", t_ne},
+    {">", t_gt},
+    {"gt", t_gt},
+    {"greaterthan", t_gt},
+    {"ge", t_ge},
+    {">=", t_ge},
+    {"<", t_lt},
+    {"lt", t_lt},
+    {"lessthan", t_lt},
+    {"<=", t_le},
+    {"le", t_le},
 };
 
 }  // namespace

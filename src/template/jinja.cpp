@@ -19,9 +19,12 @@ struct Template::Impl {
 };
 
 TemplateError::TemplateError(Kind kind, int line, int column, std::string message)
-    : Error("template", line > 0 ? fmt::format("line {}, column {}: {}", line, column, message)
-                                 : message),
-      kind_(kind), line_(line), column_(column), message_(std::move(message)) {}
+    : Error("template",
+            line > 0 ? fmt::format("line {}, column {}: {}", line, column, message) : message),
+      kind_(kind),
+      line_(line),
+      column_(column),
+      message_(std::move(message)) {}
 
 namespace {
 
@@ -51,7 +54,9 @@ TemplateError to_error(const Failure& f, const std::string& source) {
         line_start = i + 1;
       }
     }
-    column = static_cast<int>(utf8_length(std::string_view(source).substr(line_start, pos - line_start))) + 1;
+    column = static_cast<int>(
+                 utf8_length(std::string_view(source).substr(line_start, pos - line_start))) +
+             1;
   }
   std::string message = f.message;
   if (f.kind == ErrorKind::Raised) message = "raise_exception: " + message;
@@ -66,13 +71,15 @@ Template Template::parse(std::string_view source) {
     size_t i = 0;
     while (i < source.size()) {
       const size_t start = i;
-      if (utf8_next(source, i) == 0xFFFD && i == start + 1 && static_cast<unsigned char>(source[start]) >= 0x80) {
+      if (utf8_next(source, i) == 0xFFFD && i == start + 1 &&
+          static_cast<unsigned char>(source[start]) >= 0x80) {
         i = start;
         break;
       }
     }
-    throw to_error(Failure(ErrorKind::Syntax, "template is not valid UTF-8", static_cast<uint32_t>(i)),
-                   std::string(source));
+    throw to_error(
+        Failure(ErrorKind::Syntax, "template is not valid UTF-8", static_cast<uint32_t>(i)),
+        std::string(source));
   }
   if (source.size() >= kNoPos) {
     throw TemplateError(TemplateError::Kind::Limit, 0, 0, "template source too large");
@@ -86,7 +93,8 @@ Template Template::parse(std::string_view source) {
   return Template(std::move(impl));
 }
 
-std::string Template::render(const nlohmann::ordered_json& context, const RenderOptions& options) const {
+std::string Template::render(const nlohmann::ordered_json& context,
+                             const RenderOptions& options) const {
   try {
     if (!context.is_object() && !context.is_null()) {
       throw Failure(ErrorKind::Type, "the render context must be a JSON object");

@@ -5,13 +5,12 @@
 // files or the environment. Every failure is a TemplateError with line and column.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -63,7 +62,8 @@ class Template {
   // Throws TemplateError (Kind::Syntax) for templates jinja2 would refuse to compile.
   static Template parse(std::string_view source);
   // Renders with the JSON object's members as variables (plus the built-in globals).
-  std::string render(const nlohmann::ordered_json& context, const RenderOptions& options = {}) const;
+  std::string render(const nlohmann::ordered_json& context,
+                     const RenderOptions& options = {}) const;
 
   struct Impl;
 

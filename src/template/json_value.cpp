@@ -1,10 +1,10 @@
 // JSON in (render context) and out (json.dumps-compatible tojson) for template values.
 #include "template/json_value.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "template/failure.h"
 #include "template/pyformat.h"
@@ -84,13 +84,15 @@ class Dumper {
           // Sort positions by key (Value-level sort keeps the comparison Python's).
           std::vector<Value> order;
           for (size_t i = 0; i < items.size(); ++i) {
-            order.push_back(Value::tuple({items[i]->first, Value::integer(static_cast<int64_t>(i))}));
+            order.push_back(
+                Value::tuple({items[i]->first, Value::integer(static_cast<int64_t>(i))}));
           }
           py_sort(order, [](const Value& a, const Value& b) {
             return compare(a.items()[0], b.items()[0]) == -1;
           });
           std::vector<const std::pair<Value, Value>*> sorted;
-          for (const Value& o : order) sorted.push_back(items[static_cast<size_t>(o.items()[1].as_int())]);
+          for (const Value& o : order)
+            sorted.push_back(items[static_cast<size_t>(o.items()[1].as_int())]);
           items = std::move(sorted);
         }
         out += '{';
@@ -127,8 +129,7 @@ class Dumper {
       case Kind::Int: out += fmt::format("\"{}\"", k.as_int()); return;
       case Kind::Float: out += fmt::format("\"{}\"", float_text(k.as_float())); return;
       default:
-        failf(ErrorKind::Type, "keys must be str, int, float, bool or None, not {}",
-              type_name(k));
+        failf(ErrorKind::Type, "keys must be str, int, float, bool or None, not {}", type_name(k));
     }
   }
 

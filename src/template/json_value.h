@@ -2,9 +2,8 @@
 // tojson filter writes values the way Python's json.dumps does (transformers' tojson).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 

@@ -373,7 +373,8 @@ class Lexer {
     }
     if (q == p) return std::string::npos;
     size_t first = p;
-    if (py_isdigit(utf8_next(s_, first))) syntax(static_cast<uint32_t>(p), "Invalid character in identifier");
+    if (py_isdigit(utf8_next(s_, first)))
+      syntax(static_cast<uint32_t>(p), "Invalid character in identifier");
     push(Tok::Name, s_.substr(p, q - p), static_cast<uint32_t>(p));
     return q;
   }
@@ -390,7 +391,8 @@ class Lexer {
       }
     }
     if (q >= n_) return std::string::npos;
-    push(Tok::String, unescape(std::string_view(s_).substr(p + 1, q - p - 1), p), static_cast<uint32_t>(p));
+    push(Tok::String, unescape(std::string_view(s_).substr(p + 1, q - p - 1), p),
+         static_cast<uint32_t>(p));
     return q + 1;
   }
 
@@ -432,7 +434,7 @@ class Lexer {
         size_t j = i + 1;
         const char32_t c = utf8_next(raw, j);
         out += '\\';
-        out += c <= 0xFF ? fmt::format("x{:02x}", static_cast<unsigned>(c))
+        out += c <= 0xFF     ? fmt::format("x{:02x}", static_cast<unsigned>(c))
                : c <= 0xFFFF ? fmt::format("u{:04x}", static_cast<unsigned>(c))
                              : fmt::format("U{:08x}", static_cast<unsigned>(c));
         i = j;
@@ -451,8 +453,14 @@ class Lexer {
         case 'r': out += '\r'; break;
         case 't': out += '\t'; break;
         case 'v': out += '\v'; break;
-        case 'x': put(hexval(i, 2, "\\xXX")); i += 2; break;
-        case 'u': put(hexval(i, 4, "\\uXXXX")); i += 4; break;
+        case 'x':
+          put(hexval(i, 2, "\\xXX"));
+          i += 2;
+          break;
+        case 'u':
+          put(hexval(i, 4, "\\uXXXX"));
+          i += 4;
+          break;
         case 'U': {
           const char32_t c = hexval(i, 8, "\\UXXXXXXXX");
           if (c > 0x10FFFF) syntax(pos32, "illegal Unicode character");

@@ -19,19 +19,19 @@ namespace ollmlx::tmpl {
 namespace {
 
 constexpr std::array kStrMethods = {
-    "capitalize", "casefold",   "center",     "count",     "endswith",    "expandtabs",
-    "find",       "format",     "format_map", "index",     "isalnum",     "isalpha",
-    "isascii",    "isdecimal",  "isdigit",    "isidentifier", "islower",  "isnumeric",
-    "isprintable", "isspace",   "istitle",    "isupper",   "join",        "ljust",
-    "lower",      "lstrip",     "partition",  "removeprefix", "removesuffix", "replace",
-    "rfind",      "rindex",     "rjust",      "rpartition", "rsplit",     "rstrip",
-    "split",      "splitlines", "startswith", "strip",     "swapcase",    "title",
-    "upper",      "zfill"};
+    "capitalize",  "casefold",   "center",     "count",        "endswith",     "expandtabs",
+    "find",        "format",     "format_map", "index",        "isalnum",      "isalpha",
+    "isascii",     "isdecimal",  "isdigit",    "isidentifier", "islower",      "isnumeric",
+    "isprintable", "isspace",    "istitle",    "isupper",      "join",         "ljust",
+    "lower",       "lstrip",     "partition",  "removeprefix", "removesuffix", "replace",
+    "rfind",       "rindex",     "rjust",      "rpartition",   "rsplit",       "rstrip",
+    "split",       "splitlines", "startswith", "strip",        "swapcase",     "title",
+    "upper",       "zfill"};
 constexpr std::array kDictMethods = {"copy", "get", "items", "keys", "values"};
 constexpr std::array kDictUnsafe = {"clear", "pop", "popitem", "setdefault", "update"};
 constexpr std::array kListMethods = {"copy", "count", "index"};
-constexpr std::array kListUnsafe = {"append", "clear", "extend", "insert", "pop", "remove",
-                                    "reverse", "sort"};
+constexpr std::array kListUnsafe = {"append", "clear",  "extend",  "insert",
+                                    "pop",    "remove", "reverse", "sort"};
 constexpr std::array kTupleMethods = {"count", "index"};
 
 template <size_t N>
@@ -108,7 +108,8 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
         }
         size_t j = i;
         while (j < t.size() && !py_isspace(t[j])) ++j;
-        if (parts.size() >= kMaxItems) failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
+        if (parts.size() >= kMaxItems)
+          failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
         parts.push_back(t.substr(i, j - i));
         i = j;
       }
@@ -123,7 +124,8 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
         }
         size_t j = e;
         while (j > 0 && !py_isspace(t[j - 1])) --j;
-        if (parts.size() >= kMaxItems) failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
+        if (parts.size() >= kMaxItems)
+          failf(ErrorKind::Limit, "split: more than {} parts", kMaxItems);
         parts.push_back(t.substr(j, e - j));
         e = j;
       }
@@ -163,8 +165,8 @@ std::vector<std::string> do_split(Interp& in, const std::string& str, const Valu
 }
 
 bool is_line_break(char32_t c) {
-  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
-         c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
+  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E ||
+         c == 0x85 || c == 0x2028 || c == 0x2029;
 }
 
 }  // namespace
@@ -180,7 +182,8 @@ std::vector<std::string> py_splitlines(const std::string& s, bool keepends) {
     if (j < t.size()) {
       eol = (t[j] == '\r' && j + 1 < t.size() && t[j + 1] == '\n') ? j + 2 : j + 1;
     }
-    if (out.size() >= kMaxItems) failf(ErrorKind::Limit, "splitlines: more than {} lines", kMaxItems);
+    if (out.size() >= kMaxItems)
+      failf(ErrorKind::Limit, "splitlines: more than {} lines", kMaxItems);
     out.push_back(s8(t.substr(i, (keepends ? eol : j) - i)));
     i = eol;
   }
@@ -317,8 +320,9 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
       }
       const U32 p = u(o.str());
       if (p.size() > part.size()) continue;
-      const bool hit = name == "startswith" ? part.compare(0, p.size(), p) == 0
-                                            : part.compare(part.size() - p.size(), p.size(), p) == 0;
+      const bool hit = name == "startswith"
+                           ? part.compare(0, p.size(), p) == 0
+                           : part.compare(part.size() - p.size(), p.size(), p) == 0;
       if (hit) return Value::boolean(true);
     }
     return Value::boolean(false);
@@ -394,7 +398,9 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
       if (b > e) return Value::integer(0);
       if (sub.empty()) return Value::integer(static_cast<int64_t>(e - b + 1));
       int64_t n = 0;
-      for (size_t k = t.find(sub, b); k != U32::npos && k + sub.size() <= e; k = t.find(sub, k + sub.size())) ++n;
+      for (size_t k = t.find(sub, b); k != U32::npos && k + sub.size() <= e;
+           k = t.find(sub, k + sub.size()))
+        ++n;
       return Value::integer(n);
     }
     int64_t found = -1;
@@ -403,7 +409,8 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
       const size_t k = (name == "find" || name == "index") ? part.find(sub) : part.rfind(sub);
       if (k != U32::npos) found = static_cast<int64_t>(k + b);
     }
-    if (found < 0 && (name == "index" || name == "rindex")) fail(ErrorKind::Value, "substring not found");
+    if (found < 0 && (name == "index" || name == "rindex"))
+      fail(ErrorKind::Value, "substring not found");
     return Value::integer(found);
   }
   if (name == "join") {
@@ -412,7 +419,8 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
     size_t i = 0;
     for (const Value& v : in.iterate(*a[0])) {
       if (!v.is_str()) {
-        failf(ErrorKind::Type, "sequence item {}: expected str instance, {} found", i, type_name(v));
+        failf(ErrorKind::Type, "sequence item {}: expected str instance, {} found", i,
+              type_name(v));
       }
       if (i++) out += s;
       out += v.str();
@@ -425,7 +433,8 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
     const U32 t = u(s);
     if (name == "isascii") return Value::boolean(is_ascii(s));
     if (name == "isprintable") {
-      return Value::boolean(std::all_of(t.begin(), t.end(), [](char32_t c) { return py_isprintable(c); }));
+      return Value::boolean(
+          std::all_of(t.begin(), t.end(), [](char32_t c) { return py_isprintable(c); }));
     }
     if (t.empty()) return Value::boolean(false);
     auto all = [&](auto pred) { return Value::boolean(std::all_of(t.begin(), t.end(), pred)); };
@@ -464,7 +473,8 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
     auto a = bind_args(args, name, {"width", "fillchar"}, 1);
     const int64_t width = arg_int(a[0], 0, name);
     const U32 fill = u(arg_str(a[1], " ", name));
-    if (fill.size() != 1) fail(ErrorKind::Type, "The fill character must be exactly one character long");
+    if (fill.size() != 1)
+      fail(ErrorKind::Type, "The fill character must be exactly one character long");
     if (name == "center") return Value::string(py_center(in, s, width, fill[0]));
     const auto len = static_cast<int64_t>(utf8_length(s));
     if (width <= len) return Value::string(s);
@@ -500,7 +510,8 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
   if (name == "removeprefix" || name == "removesuffix") {
     auto a = bind_args(args, name, {"affix"}, 1);
     const std::string fix = arg_str(a[0], "", name);
-    if (name == "removeprefix" && s.compare(0, fix.size(), fix) == 0) return Value::string(s.substr(fix.size()));
+    if (name == "removeprefix" && s.compare(0, fix.size(), fix) == 0)
+      return Value::string(s.substr(fix.size()));
     if (name == "removesuffix" && !fix.empty() && s.size() >= fix.size() &&
         s.compare(s.size() - fix.size(), fix.size(), fix) == 0) {
       return Value::string(s.substr(0, s.size() - fix.size()));
@@ -551,7 +562,7 @@ Value dict_method(Interp& in, const Value& self, const std::string& name, CallAr
       out.push_back(name == "keys" ? k : v);
     }
   }
-  const ListKind kind = name == "items" ? ListKind::DictItems
+  const ListKind kind = name == "items"  ? ListKind::DictItems
                         : name == "keys" ? ListKind::DictKeys
                                          : ListKind::DictValues;
   return Value::list(std::move(out), kind);
@@ -566,8 +577,8 @@ Value list_method(Interp& in, const Value& self, const std::string& name, CallAr
   in.charge(items.size());
   if (name == "count") {
     auto a = bind_args(args, name, {"value"}, 1);
-    return Value::integer(std::count_if(items.begin(), items.end(),
-                                        [&](const Value& v) { return equal(v, *a[0]); }));
+    return Value::integer(
+        std::count_if(items.begin(), items.end(), [&](const Value& v) { return equal(v, *a[0]); }));
   }
   auto a = bind_args(args, name, {"value", "start", "stop"}, 1);
   size_t b = 0, e = 0;

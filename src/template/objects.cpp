@@ -101,8 +101,8 @@ std::vector<const Value*> bind_args(const CallArgs& args, std::string_view funct
                                     size_t required) {
   std::vector<const Value*> out(names.size(), nullptr);
   if (args.pos.size() > names.size()) {
-    failf(ErrorKind::Type, "{}() takes at most {} argument(s) ({} given)", function,
-          names.size(), args.pos.size());
+    failf(ErrorKind::Type, "{}() takes at most {} argument(s) ({} given)", function, names.size(),
+          args.pos.size());
   }
   for (size_t i = 0; i < args.pos.size(); ++i) out[i] = &args.pos[i];
   for (const auto& [key, value] : args.kw) {
@@ -115,14 +115,15 @@ std::vector<const Value*> bind_args(const CallArgs& args, std::string_view funct
       }
       ++idx;
     }
-    if (!found) failf(ErrorKind::Type, "{}() got an unexpected keyword argument '{}'", function, key);
-    if (out[idx]) failf(ErrorKind::Type, "{}() got multiple values for argument '{}'", function, key);
+    if (!found)
+      failf(ErrorKind::Type, "{}() got an unexpected keyword argument '{}'", function, key);
+    if (out[idx])
+      failf(ErrorKind::Type, "{}() got multiple values for argument '{}'", function, key);
     out[idx] = &value;
   }
   for (size_t i = 0; i < required; ++i) {
     if (!out[i]) {
-      failf(ErrorKind::Type, "{}() missing required argument '{}'", function,
-            *(names.begin() + i));
+      failf(ErrorKind::Type, "{}() missing required argument '{}'", function, *(names.begin() + i));
     }
   }
   return out;
@@ -132,7 +133,8 @@ int64_t arg_int(const Value* v, int64_t dflt, std::string_view what) {
   if (!v || v->is_none()) return dflt;
   if (v->is_integral()) return v->as_int();
   if (v->is_undefined()) fail_undefined(*v);
-  failf(ErrorKind::Type, "{}: '{}' object cannot be interpreted as an integer", what, type_name(*v));
+  failf(ErrorKind::Type, "{}: '{}' object cannot be interpreted as an integer", what,
+        type_name(*v));
 }
 
 std::string arg_str(const Value* v, const std::string& dflt, std::string_view what) {

@@ -22,7 +22,9 @@ class BuiltinFunction : public Object {
   bool callable() const override { return true; }
   Value call(Interp& in, CallArgs& args) override { return fn_(in, args); }
   std::optional<Value> getattr(Interp& in, const std::string& name) override;
-  void add_attribute(std::string name, Value v) { attrs_.emplace_back(std::move(name), std::move(v)); }
+  void add_attribute(std::string name, Value v) {
+    attrs_.emplace_back(std::move(name), std::move(v));
+  }
 
  private:
   std::string name_;

@@ -55,7 +55,8 @@ ExprPtr seal(ExprPtr e) {
   see(e->call.dyn_args);
   see(e->call.dyn_kwargs);
   e->depth = d + 1;
-  if (e->depth > kMaxExprDepth) throw Failure(ErrorKind::Syntax, "expression nesting too deep", e->pos);
+  if (e->depth > kMaxExprDepth)
+    throw Failure(ErrorKind::Syntax, "expression nesting too deep", e->pos);
   return e;
 }
 
@@ -137,7 +138,8 @@ class Parser {
   }
 
   [[noreturn]] void fail_expected(const std::string& what) {
-    if (cur().type == Tok::Eof) fail(cur().pos, fmt::format("unexpected end of template, expected '{}'.", what));
+    if (cur().type == Tok::Eof)
+      fail(cur().pos, fmt::format("unexpected end of template, expected '{}'.", what));
     fail(cur().pos, fmt::format("expected token '{}', got '{}'", what, describe(cur())));
   }
   const Token& expect(Tok type, const char* what) {
@@ -230,7 +232,8 @@ class Parser {
       }
     }
     if (!tag_stack_.empty()) {
-      msg += fmt::format(" The innermost block that needs to be closed is '{}'.", tag_stack_.back());
+      msg +=
+          fmt::format(" The innermost block that needs to be closed is '{}'.", tag_stack_.back());
     }
     fail(pos, msg);
   }
@@ -244,9 +247,9 @@ class Parser {
     if (tok.type != Tok::Name) fail(tok.pos, "tag name expected");
     const std::string name = tok.text;
     static constexpr std::string_view kKnown[] = {
-        "for",  "if",     "block", "extends", "print", "macro",      "include",  "from",
-        "import", "set",  "with",  "autoescape", "call", "filter", "break", "continue",
-        "generation"};
+        "for",     "if",     "block",  "extends",  "print",     "macro",
+        "include", "from",   "import", "set",      "with",      "autoescape",
+        "call",    "filter", "break",  "continue", "generation"};
     bool known = false;
     for (std::string_view k : kKnown) known |= k == name;
     if (!known) fail_unknown(&name, nullptr, tok.pos);
@@ -486,7 +489,7 @@ class Parser {
       t.kind = Target::Kind::Tuple;
       for (const auto& c : e.children) t.items.push_back(to_target(*c));
     } else {
-      const char* what = e.kind == ExprKind::Const ? "const"
+      const char* what = e.kind == ExprKind::Const  ? "const"
                          : e.kind == ExprKind::List ? "list"
                          : e.kind == ExprKind::Dict ? "dict"
                                                     : "expression";
@@ -519,8 +522,8 @@ class Parser {
     return false;
   }
 
-  ExprPtr parse_tuple(bool simplified, bool with_condexpr, Names extra_end,
-                      bool explicit_parens, bool with_namespace = false) {
+  ExprPtr parse_tuple(bool simplified, bool with_condexpr, Names extra_end, bool explicit_parens,
+                      bool with_namespace = false) {
     const uint32_t pos = cur().pos;
     std::vector<ExprPtr> args;
     bool is_tuple = false;
@@ -675,7 +678,10 @@ class Parser {
     ExprPtr left = parse_pow();
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
       const std::string& t = cur().text;
-      const BinOp op = t == "*" ? BinOp::Mul : t == "/" ? BinOp::Div : t == "//" ? BinOp::FloorDiv : BinOp::Mod;
+      const BinOp op = t == "*"    ? BinOp::Mul
+                       : t == "/"  ? BinOp::Div
+                       : t == "//" ? BinOp::FloorDiv
+                                   : BinOp::Mod;
       const uint32_t pos = next().pos;
       left = binop(op, pos, std::move(left), parse_pow());
     }
@@ -935,7 +941,8 @@ class Parser {
       const uint32_t pos = cur().pos;
       auto e = make(ExprKind::Filter, pos);
       e->name = dotted_name();
-      if (!find_filter(e->name)) unknown_.push_back({pos, fmt::format("No filter named '{}'.", e->name), soft_});
+      if (!find_filter(e->name))
+        unknown_.push_back({pos, fmt::format("No filter named '{}'.", e->name), soft_});
       if (is_op("(")) parse_call_args(e->call);
       e->children.push_back(std::move(node));
       node = seal(std::move(e));
@@ -951,7 +958,8 @@ class Parser {
     const uint32_t name_pos = cur().pos;
     auto e = make(ExprKind::Test, pos);
     e->name = dotted_name();
-    if (!find_test(e->name)) unknown_.push_back({name_pos, fmt::format("No test named '{}'.", e->name), soft_});
+    if (!find_test(e->name))
+      unknown_.push_back({name_pos, fmt::format("No test named '{}'.", e->name), soft_});
     if (is_op("(")) {
       parse_call_args(e->call);
     } else if ((cur().type == Tok::Name || cur().type == Tok::String || cur().type == Tok::Int ||

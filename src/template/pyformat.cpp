@@ -288,9 +288,12 @@ bool parse_py_int(std::string_view s, int base, int64_t& out) {
       continue;
     }
     int d = -1;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'Z') d = c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'z')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'Z')
+      d = c - 'A' + 10;
     if (d < 0 || d >= base) return false;
     if (__builtin_mul_overflow(acc, static_cast<uint64_t>(base), &acc) ||
         __builtin_add_overflow(acc, static_cast<uint64_t>(d), &acc) ||

@@ -28,7 +28,9 @@ std::string digits_of(uint64_t v, int base, bool upper) {
   return s;
 }
 
-uint64_t magnitude(int64_t v) { return v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v); }
+uint64_t magnitude(int64_t v) {
+  return v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+}
 
 size_t cp_len(const std::string& s) { return utf8_length(s); }
 
@@ -119,12 +121,18 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
     bool left = false, plus = false, space = false, alt = false, zero = false;
     for (; i < fmt.size(); ++i) {
       const char c = fmt[i];
-      if (c == '-') left = true;
-      else if (c == '+') plus = true;
-      else if (c == ' ') space = true;
-      else if (c == '#') alt = true;
-      else if (c == '0') zero = true;
-      else break;
+      if (c == '-')
+        left = true;
+      else if (c == '+')
+        plus = true;
+      else if (c == ' ')
+        space = true;
+      else if (c == '#')
+        alt = true;
+      else if (c == '0')
+        zero = true;
+      else
+        break;
     }
     int64_t width = 0;
     if (i < fmt.size() && fmt[i] == '*') {
@@ -156,7 +164,8 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
       out += '%';
       continue;
     }
-    in.check_size(static_cast<size_t>(width) + static_cast<size_t>(std::max<int64_t>(precision, 0)));
+    in.check_size(static_cast<size_t>(width) +
+                  static_cast<size_t>(std::max<int64_t>(precision, 0)));
     const Value v = keyed ? *keyed : next_arg();
     const std::string sign_char = plus ? "+" : space ? " " : "";
     const char align = left ? '<' : '>';
@@ -167,7 +176,8 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
         std::string s = conv == 's' ? to_str(v) : repr(v);
         if (precision >= 0) {
           const std::u32string u = utf8_decode(s);
-          if (static_cast<size_t>(precision) < u.size()) s = utf8_encode(u.substr(0, static_cast<size_t>(precision)));
+          if (static_cast<size_t>(precision) < u.size())
+            s = utf8_encode(u.substr(0, static_cast<size_t>(precision)));
         }
         out += pad("", s, width, align, " ");
         break;
@@ -183,12 +193,14 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
           n = v.as_int();
         } else if (v.kind() == Kind::Float && (conv == 'd' || conv == 'i' || conv == 'u')) {
           const double d = v.as_float();
-          if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) fail(ErrorKind::Value, "cannot convert float to integer");
+          if (!std::isfinite(d) || std::fabs(d) >= 9.2e18)
+            fail(ErrorKind::Value, "cannot convert float to integer");
           n = static_cast<int64_t>(std::trunc(d));
         } else {
           if (v.is_undefined()) fail_undefined(v);
           failf(ErrorKind::Type, "%{} format: {} is required, not {}", conv,
-                (conv == 'x' || conv == 'X' || conv == 'o') ? "an integer" : "a real number", type_name(v));
+                (conv == 'x' || conv == 'X' || conv == 'o') ? "an integer" : "a real number",
+                type_name(v));
         }
         const int base = (conv == 'x' || conv == 'X') ? 16 : conv == 'o' ? 8 : 10;
         std::string digits = digits_of(magnitude(n), base, conv == 'X');
@@ -198,7 +210,8 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
         std::string prefix = n < 0 ? "-" : sign_char;
         if (alt && base == 16) prefix += conv == 'X' ? "0X" : "0x";
         if (alt && base == 8) prefix += "0o";
-        out += (zero && !left) ? pad(prefix, digits, width, '=', "0") : pad("", prefix + digits, width, align, " ");
+        out += (zero && !left) ? pad(prefix, digits, width, '=', "0")
+                               : pad("", prefix + digits, width, align, " ");
         break;
       }
       case 'e':
@@ -212,10 +225,11 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
           failf(ErrorKind::Type, "must be real number, not {}", type_name(v));
         }
         const double d = v.to_double();
-        std::string body = c_float(std::fabs(d), conv, precision < 0 ? 6 : static_cast<int>(precision), alt);
+        std::string body =
+            c_float(std::fabs(d), conv, precision < 0 ? 6 : static_cast<int>(precision), alt);
         const std::string sign = std::signbit(d) && !std::isnan(d) ? "-" : sign_char;
         out += (zero && !left && std::isfinite(d)) ? pad(sign, body, width, '=', "0")
-                                                    : pad("", sign + body, width, align, " ");
+                                                   : pad("", sign + body, width, align, " ");
         break;
       }
       case 'c': {
@@ -273,28 +287,34 @@ std::string format_value(const Value& v, const std::string& spec) {
     ++i;
   }
   int64_t width = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') width = std::min<int64_t>(width * 10 + (s[i++] - '0'), 1 << 24);
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+    width = std::min<int64_t>(width * 10 + (s[i++] - '0'), 1 << 24);
   char group = 0;
   if (i < s.size() && (s[i] == ',' || s[i] == '_')) group = static_cast<char>(s[i++]);
   int64_t precision = -1;
   if (i < s.size() && s[i] == '.') {
     ++i;
     precision = 0;
-    if (i >= s.size() || s[i] < '0' || s[i] > '9') fail(ErrorKind::Value, "Format specifier missing precision");
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') precision = std::min<int64_t>(precision * 10 + (s[i++] - '0'), 1 << 20);
+    if (i >= s.size() || s[i] < '0' || s[i] > '9')
+      fail(ErrorKind::Value, "Format specifier missing precision");
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+      precision = std::min<int64_t>(precision * 10 + (s[i++] - '0'), 1 << 20);
   }
   char type = 0;
   if (i < s.size()) type = static_cast<char>(s[i++]);
   if (i != s.size()) fail(ErrorKind::Value, "Invalid format specifier");
 
   if (v.is_str()) {
-    if (type && type != 's') failf(ErrorKind::Value, "Unknown format code '{}' for object of type 'str'", type);
+    if (type && type != 's')
+      failf(ErrorKind::Value, "Unknown format code '{}' for object of type 'str'", type);
     if (sign) fail(ErrorKind::Value, "Sign not allowed in string format specifier");
-    if (align == '=') fail(ErrorKind::Value, "'=' alignment not allowed in string format specifier");
+    if (align == '=')
+      fail(ErrorKind::Value, "'=' alignment not allowed in string format specifier");
     std::string body = v.str();
     if (precision >= 0) {
       const std::u32string u = utf8_decode(body);
-      if (static_cast<size_t>(precision) < u.size()) body = utf8_encode(u.substr(0, static_cast<size_t>(precision)));
+      if (static_cast<size_t>(precision) < u.size())
+        body = utf8_encode(u.substr(0, static_cast<size_t>(precision)));
     }
     return pad("", body, width, align ? align : '<', fill);
   }
@@ -316,8 +336,10 @@ std::string format_value(const Value& v, const std::string& spec) {
     std::string digits = digits_of(magnitude(n), base, type == 'X');
     if (group) digits = group_digits(digits, group);
     std::string prefix = n < 0 ? "-" : sign_str;
-    if (alt && base != 10) prefix += base == 2 ? "0b" : base == 8 ? "0o" : (type == 'X' ? "0X" : "0x");
-    return num_align == '=' ? pad(prefix, digits, width, '=', fill) : pad("", prefix + digits, width, num_align, fill);
+    if (alt && base != 10)
+      prefix += base == 2 ? "0b" : base == 8 ? "0o" : (type == 'X' ? "0X" : "0x");
+    return num_align == '=' ? pad(prefix, digits, width, '=', fill)
+                            : pad("", prefix + digits, width, num_align, fill);
   }
   const double d = v.to_double();
   std::string body;
@@ -337,19 +359,23 @@ std::string format_value(const Value& v, const std::string& spec) {
     case 'f':
     case 'F':
     case 'g':
-    case 'G':
-      body = c_float(a, type, static_cast<int>(precision < 0 ? 6 : precision), alt);
-      break;
+    case 'G': body = c_float(a, type, static_cast<int>(precision < 0 ? 6 : precision), alt); break;
     case 'n': body = c_float(a, 'g', static_cast<int>(precision < 0 ? 6 : precision), alt); break;
-    case '%': body = c_float(a * 100, 'f', static_cast<int>(precision < 0 ? 6 : precision), alt) + "%"; break;
-    default: failf(ErrorKind::Value, "Unknown format code '{}' for object of type '{}'", type, type_name(v));
+    case '%':
+      body = c_float(a * 100, 'f', static_cast<int>(precision < 0 ? 6 : precision), alt) + "%";
+      break;
+    default:
+      failf(ErrorKind::Value, "Unknown format code '{}' for object of type '{}'", type,
+            type_name(v));
   }
   if (group && std::isfinite(a)) {
     const size_t end = body.find_first_not_of("0123456789");
-    body = group_digits(body.substr(0, end), group) + (end == std::string::npos ? "" : body.substr(end));
+    body = group_digits(body.substr(0, end), group) +
+           (end == std::string::npos ? "" : body.substr(end));
   }
   const std::string prefix = (std::signbit(d) && !std::isnan(d)) ? "-" : sign_str;
-  return num_align == '=' ? pad(prefix, body, width, '=', fill) : pad("", prefix + body, width, num_align, fill);
+  return num_align == '=' ? pad(prefix, body, width, '=', fill)
+                          : pad("", prefix + body, width, num_align, fill);
 }
 
 std::string brace_format(Interp& in, const std::string& fmt, const CallArgs& args) {
@@ -362,15 +388,20 @@ std::string brace_format(Interp& in, const std::string& fmt, const CallArgs& arg
     while (i < field.size() && field[i] != '.' && field[i] != '[') ++i;
     const std::string name = field.substr(0, i);
     Value v;
-    const bool numeric = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool numeric = !name.empty() && std::all_of(name.begin(), name.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
     if (name.empty() || numeric) {
       size_t idx = 0;
       if (name.empty()) {
-        if (manual) fail(ErrorKind::Value, "cannot switch from manual field specification to automatic field numbering");
+        if (manual)
+          fail(ErrorKind::Value,
+               "cannot switch from manual field specification to automatic field numbering");
         automatic = true;
         idx = auto_index++;
       } else {
-        if (automatic) fail(ErrorKind::Value, "cannot switch from automatic field numbering to manual field specification");
+        if (automatic)
+          fail(ErrorKind::Value,
+               "cannot switch from automatic field numbering to manual field specification");
         manual = true;
         idx = name.size() > 9 ? SIZE_MAX : std::stoul(name);
       }
@@ -395,8 +426,9 @@ std::string brace_format(Interp& in, const std::string& fmt, const CallArgs& arg
         const size_t close = field.find(']', i);
         if (close == std::string::npos) fail(ErrorKind::Value, "Missing ']' in format string");
         const std::string key = field.substr(i + 1, close - i - 1);
-        const bool digits = !key.empty() && key.size() < 18 &&
-                            std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const bool digits =
+            !key.empty() && key.size() < 18 &&
+            std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
         v = in.getitem(v, digits ? Value::integer(std::stoll(key)) : Value::string(key));
         i = close + 1;
       }
@@ -443,13 +475,18 @@ std::string brace_format(Interp& in, const std::string& fmt, const CallArgs& arg
     Value v = resolve(field.substr(0, k));
     std::string spec;
     if (k < field.size() && field[k] == '!') {
-      if (k + 1 >= field.size()) fail(ErrorKind::Value, "end of string while looking for conversion specifier");
+      if (k + 1 >= field.size())
+        fail(ErrorKind::Value, "end of string while looking for conversion specifier");
       const char conv = field[k + 1];
-      if (conv == 'r' || conv == 'a') v = Value::string(repr(v));
-      else if (conv == 's') v = Value::string(to_str(v));
-      else failf(ErrorKind::Value, "Unknown conversion specifier {}", conv);
+      if (conv == 'r' || conv == 'a')
+        v = Value::string(repr(v));
+      else if (conv == 's')
+        v = Value::string(to_str(v));
+      else
+        failf(ErrorKind::Value, "Unknown conversion specifier {}", conv);
       k += 2;
-      if (k < field.size() && field[k] != ':') fail(ErrorKind::Value, "expected ':' after conversion specifier");
+      if (k < field.size() && field[k] != ':')
+        fail(ErrorKind::Value, "expected ':' after conversion specifier");
     }
     if (k < field.size() && field[k] == ':') {
       spec = field.substr(k + 1);

@@ -109,17 +109,16 @@ size_t utf8_length(std::string_view s) {
 bool py_isspace(char32_t c) {
   if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F)) return true;
   if (c < 0x85) return false;
-  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 bool py_isdigit(char32_t c) {
   if (c >= '0' && c <= '9') return true;
   if (c < 0xB2) return false;
   return c == 0xB2 || c == 0xB3 || c == 0xB9 || (c >= 0x660 && c <= 0x669) ||
-         (c >= 0x6F0 && c <= 0x6F9) || (c >= 0x966 && c <= 0x96F) ||
-         (c >= 0xFF10 && c <= 0xFF19) || (c >= 0x2070 && c <= 0x2079 && c != 0x2071 &&
-                                          c != 0x2072 && c != 0x2073) ||
+         (c >= 0x6F0 && c <= 0x6F9) || (c >= 0x966 && c <= 0x96F) || (c >= 0xFF10 && c <= 0xFF19) ||
+         (c >= 0x2070 && c <= 0x2079 && c != 0x2071 && c != 0x2072 && c != 0x2073) ||
          (c >= 0x2080 && c <= 0x2089);
 }
 
@@ -131,12 +130,12 @@ bool non_letter_range(char32_t c) {
     return !(c == 0xAA || c == 0xB5 || c == 0xBA || (c >= 0xC0 && c != 0xD7 && c != 0xF7));
   }
   return (c >= 0x2B0 && c <= 0x36F) || c == 0x37E || c == 0x387 || (c >= 0x482 && c <= 0x489) ||
-         (c >= 0x55A && c <= 0x55F) || (c >= 0x589 && c <= 0x5CF) ||
-         (c >= 0x600 && c <= 0x61F) || (c >= 0x64B && c <= 0x66D) ||
-         (c >= 0x1AB0 && c <= 0x1AFF) || (c >= 0x1DC0 && c <= 0x1DFF) ||
-         (c >= 0x2000 && c <= 0x2BFF) || (c >= 0x2E00 && c <= 0x2E7F) ||
-         (c >= 0x3000 && c <= 0x3004) || (c >= 0x3007 && c <= 0x3030) ||
-         (c >= 0xD800 && c <= 0xF8FF) || (c >= 0xFE00 && c <= 0xFE6F) ||
+         (c >= 0x55A && c <= 0x55F) || (c >= 0x589 && c <= 0x5CF) || (c >= 0x600 && c <= 0x61F) ||
+         (c >= 0x64B && c <= 0x66D) || (c >= 0x1AB0 && c <= 0x1AFF) ||
+         (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x2000 && c <= 0x2BFF) ||
+         (c >= 0x2E00 && c <= 0x2E7F) || (c >= 0x3000 && c <= 0x3004) ||
+         (c >= 0x3007 && c <= 0x3030) || (c >= 0xD800 && c <= 0xF8FF) ||
+         (c >= 0xFE00 && c <= 0xFE6F) ||
          (c >= 0xFF00 && c <= 0xFF20 && !(c >= 0xFF10 && c <= 0xFF19)) ||
          (c >= 0xFF3B && c <= 0xFF40) || (c >= 0xFF5B && c <= 0xFF65) ||
          (c >= 0xFFF0 && c <= 0xFFFF) || (c >= 0x1F000 && c <= 0x1FAFF) ||

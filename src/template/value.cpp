@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "template/failure.h"
 #include "template/pyformat.h"
@@ -63,7 +64,8 @@ Value Value::list(std::vector<Value> items, ListKind kind) {
 }
 
 Value Value::list(std::shared_ptr<const ListData> data) {
-  if (data->items.size() > kMaxItems) failf(ErrorKind::Limit, "list longer than {} items", kMaxItems);
+  if (data->items.size() > kMaxItems)
+    failf(ErrorKind::Limit, "list longer than {} items", kMaxItems);
   int depth = 0;
   for (const Value& item : data->items) depth = std::max(depth, item.depth());
   if (depth + 1 != data->depth) {
@@ -171,7 +173,8 @@ void release_values(std::vector<Value>&& values) {
 
 ReprGuard::ReprGuard(const void* obj) {
   for (const void* p : g_repr_stack) recursive_ |= p == obj;
-  if (g_repr_stack.size() >= kMaxReprDepth) fail(ErrorKind::Limit, "value nesting too deep to print");
+  if (g_repr_stack.size() >= kMaxReprDepth)
+    fail(ErrorKind::Limit, "value nesting too deep to print");
   g_repr_stack.push_back(obj);
 }
 
@@ -245,7 +248,14 @@ void append_items(std::string& out, const std::vector<Value>& items) {
 }
 
 void append_repr(std::string& out, const Value& v) {
-  ReprGuard guard(v.identity());
+  std::optional<ReprGuard> guard;
+  if (v.is_list() || v.is_dict()) guard.emplace(v.identity());
+  if (guard && guard->recursive()) {
+    // Python's reprlib-style marker for a container already being printed.
+    const ListKind k = v.is_list() ? v.list_data().kind : ListKind::List;
+    out += v.is_dict() ? "{...}" : k == ListKind::Tuple ? "(...)" : "[...]";
+    return;
+  }
   switch (v.kind()) {
     case Kind::Str:
       if (v.markup()) {
@@ -405,8 +415,8 @@ int compare(const Value& a, const Value& b, std::string_view op) {
     }
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
-  failf(ErrorKind::Type, "'{}' not supported between instances of '{}' and '{}'", op,
-        type_name(a), type_name(b));
+  failf(ErrorKind::Type, "'{}' not supported between instances of '{}' and '{}'", op, type_name(a),
+        type_name(b));
 }
 
 std::string hash_key(const Value& v) {
@@ -439,7 +449,8 @@ std::string hash_key(const Value& v) {
   failf(ErrorKind::Type, "unhashable type: '{}'", type_name(v));
 }
 
-void py_sort(std::vector<Value>& items, const std::function<bool(const Value&, const Value&)>& less) {
+void py_sort(std::vector<Value>& items,
+             const std::function<bool(const Value&, const Value&)>& less) {
   const size_t n = items.size();
   std::vector<Value> buf(n);
   // Bottom-up merge sort: runs of width w merged pairwise; stable (ties take the left run).

@@ -89,7 +89,9 @@ class Value {
   bool is_list() const { return kind_ == Kind::List; }
   bool is_dict() const { return kind_ == Kind::Dict; }
   bool is_object() const { return kind_ == Kind::Object; }
-  bool is_number() const { return kind_ == Kind::Bool || kind_ == Kind::Int || kind_ == Kind::Float; }
+  bool is_number() const {
+    return kind_ == Kind::Bool || kind_ == Kind::Int || kind_ == Kind::Float;
+  }
   bool is_integral() const { return kind_ == Kind::Bool || kind_ == Kind::Int; }
   // A plain list or tuple (not a dict view or range).
   bool is_sequence_kind(ListKind k) const { return is_list() && list_data().kind == k; }
@@ -183,7 +185,8 @@ std::string hash_key(const Value& v);
 
 // Stable merge sort that stays in bounds even for inconsistent orderings (NaN); `less` may
 // throw (TypeError for unorderable values) like Python's sort.
-void py_sort(std::vector<Value>& items, const std::function<bool(const Value&, const Value&)>& less);
+void py_sort(std::vector<Value>& items,
+             const std::function<bool(const Value&, const Value&)>& less);
 
 // len(v); nullopt when v has no length.
 std::optional<int64_t> py_len(const Value& v);

@@ -33,7 +33,8 @@ TemplateError render_error(std::string_view source, const ordered_json& context)
   const Template t = Template::parse(source);
   try {
     const std::string out = t.render(context, test_options());
-    ADD_FAILURE() << "expected an error rendering " << source.substr(0, 200) << ", got '" << out << "'";
+    ADD_FAILURE() << "expected an error rendering " << source.substr(0, 200) << ", got '" << out
+                  << "'";
   } catch (const TemplateError& e) {
     return e;
   }

@@ -2,9 +2,8 @@
 // locate the generated fixtures.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -20,7 +19,8 @@ RenderOptions test_options();
 
 std::string render(std::string_view source, const ordered_json& context = ordered_json::object());
 // Renders and returns the TemplateError; fails the test when rendering succeeds.
-TemplateError render_error(std::string_view source, const ordered_json& context = ordered_json::object());
+TemplateError render_error(std::string_view source,
+                           const ordered_json& context = ordered_json::object());
 // Parses and returns the TemplateError; fails the test when parsing succeeds.
 TemplateError parse_error(std::string_view source);
 

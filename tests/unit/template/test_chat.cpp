@@ -18,8 +18,8 @@ class ChatDir : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("ollmlx_chat_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("ollmlx_chat_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -45,13 +45,14 @@ TEST_F(ChatDir, NoTemplate) {
 TEST_F(ChatDir, TokenizerConfigString) {
   write("tokenizer_config.json",
         R"({"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": "</s>",
-            "chat_template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}{{ eos_token }}"})");
+            "chat_template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}"
+           })");
   const ChatTemplates t = load_chat_templates(dir());
   ASSERT_EQ(t.sources.size(), 1u);
   EXPECT_EQ(t.special_tokens.dump(), R"({"bos_token":"<s>","eos_token":"</s>"})");
-  EXPECT_EQ(render_chat(t, kUser, nullptr, false, nullptr), "<s>hi</s>");
+  EXPECT_EQ(render_chat(t, kUser, nullptr, false, nullptr), "<s>hi");
   // Extra kwargs override the special tokens.
-  EXPECT_EQ(render_chat(t, kUser, nullptr, false, {{"bos_token", "[B]"}}), "[B]hi</s>");
+  EXPECT_EQ(render_chat(t, kUser, nullptr, false, {{"bos_token", "[B]"}}), "[B]hi");
 }
 
 TEST_F(ChatDir, JinjaFileWinsOverConfig) {
@@ -69,7 +70,8 @@ TEST_F(ChatDir, NamedTemplatesAndToolUse) {
   EXPECT_EQ(t.select(false), "default");
   EXPECT_EQ(t.select(true), "tool_use");
   EXPECT_EQ(render_chat(t, kUser, nullptr, false, nullptr), "plain");
-  EXPECT_EQ(render_chat(t, kUser, ordered_json::array({{{"type", "function"}}}), false, nullptr), "tools=1");
+  EXPECT_EQ(render_chat(t, kUser, ordered_json::array({{{"type", "function"}}}), false, nullptr),
+            "tools=1");
 }
 
 TEST_F(ChatDir, AdditionalTemplateFiles) {
@@ -83,7 +85,8 @@ TEST_F(ChatDir, AdditionalTemplateFiles) {
 }
 
 TEST_F(ChatDir, NoDefaultAmongSeveral) {
-  write("tokenizer_config.json", R"({"chat_template": [{"name": "a", "template": "A"}, {"name": "b", "template": "B"}]})");
+  write("tokenizer_config.json",
+        R"({"chat_template": [{"name": "a", "template": "A"}, {"name": "b", "template": "B"}]})");
   const ChatTemplates t = load_chat_templates(dir());
   EXPECT_THROW(t.select(false), ollmlx::Error);
 }
@@ -111,23 +114,29 @@ TEST_F(ChatDir, MalformedConfigIsAnError) {
 
 TEST(ChatRender, NormalizesMessagesLikeTransformers) {
   const Template t = Template::parse(
-      "{% for m in messages %}{{ m|tojson }}\n{% endfor %}{{ tools }}|{{ documents }}|{{ add_generation_prompt }}|{{ enable_thinking }}");
+      "{% for m in messages %}{{ m|tojson }}\n{% endfor %}{{ tools }}|{{ documents }}|{{ "
+      "add_generation_prompt }}|{{ enable_thinking }}");
   const ordered_json messages = ordered_json::parse(R"([
     {"role": "user", "content": "q", "tool_calls": null},
     {"role": "assistant", "content": "a", "reasoning_content": "r"},
     {"role": "assistant", "thinking": "t", "content": "b"},
     {"role": "assistant", "content": "c", "reasoning": "x"}])");
-  EXPECT_EQ(render_chat_source(t, messages, nullptr, true, {{"enable_thinking", false}}, test_options()),
-            "{\"role\": \"user\", \"content\": \"q\"}\n"
-            "{\"thinking\": \"r\", \"role\": \"assistant\", \"content\": \"a\", \"reasoning_content\": \"r\"}\n"
-            "{\"thinking\": \"t\", \"role\": \"assistant\", \"content\": \"b\", \"reasoning_content\": \"t\"}\n"
-            "{\"thinking\": \"x\", \"role\": \"assistant\", \"content\": \"c\", \"reasoning\": \"x\", \"reasoning_content\": \"x\"}\n"
-            "None|None|True|False");
+  EXPECT_EQ(
+      render_chat_source(t, messages, nullptr, true, {{"enable_thinking", false}}, test_options()),
+      "{\"role\": \"user\", \"content\": \"q\"}\n"
+      "{\"thinking\": \"r\", \"role\": \"assistant\", \"content\": \"a\", \"reasoning_content\": "
+      "\"r\"}\n"
+      "{\"thinking\": \"t\", \"role\": \"assistant\", \"content\": \"b\", \"reasoning_content\": "
+      "\"t\"}\n"
+      "{\"thinking\": \"x\", \"role\": \"assistant\", \"content\": \"c\", \"reasoning\": \"x\", "
+      "\"reasoning_content\": \"x\"}\n"
+      "None|None|True|False");
 }
 
 TEST(ChatRender, RealTokenizerConfigFromSharedData) {
   // The Llama 3.1 tokenizer_config.json of the shared test data (template + special tokens).
-  const std::string path = source_dir() + "/../shared/data/tokenizers/llama3_1/tokenizer_config.json";
+  const std::string path =
+      source_dir() + "/../shared/data/tokenizers/llama3_1/tokenizer_config.json";
   std::string dir = source_dir() + "/../shared/data/tokenizers/llama3_1";
   if (!fs::exists(path)) dir = "/work/shared/data/tokenizers/llama3_1";
   if (!fs::exists(dir + "/tokenizer_config.json")) GTEST_SKIP() << "no shared tokenizer data";

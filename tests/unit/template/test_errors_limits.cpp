@@ -22,28 +22,33 @@ TemplateError render_with(std::string_view source, const RenderOptions& o) {
 }
 
 TEST(TemplateLimits, RuntimeErrorsCarryPosition) {
-  const TemplateError e = render_error("{% for m in messages %}\n  {{ m.content + 1 }}\n{% endfor %}",
-                                       ordered_json::parse(R"({"messages": [{"content": "x"}]})"));
+  const TemplateError e =
+      render_error("{% for m in messages %}\n  {{ m.content + 1 }}\n{% endfor %}",
+                   ordered_json::parse(R"({"messages": [{"content": "x"}]})"));
   EXPECT_EQ(e.kind(), TemplateError::Kind::Type);
   EXPECT_EQ(e.line(), 2);
   EXPECT_EQ(e.column(), 16);
-  EXPECT_EQ(std::string(e.what()), "[template] line 2, column 16: can only concatenate str (not \"int\") to str");
+  EXPECT_EQ(std::string(e.what()),
+            "[template] line 2, column 16: can only concatenate str (not \"int\") to str");
 }
 
 TEST(TemplateLimits, StepBudget) {
   RenderOptions o = test_options();
   o.max_steps = 100000;
-  const TemplateError e =
-      render_with("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", o);
+  const TemplateError e = render_with(
+      "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", o);
   EXPECT_EQ(e.kind(), TemplateError::Kind::Limit);
 }
 
 TEST(TemplateLimits, OutputSize) {
   RenderOptions o = test_options();
   o.max_output_bytes = 1000;
-  EXPECT_EQ(render_with("{% for i in range(2000) %}x{% endfor %}", o).kind(), TemplateError::Kind::Limit);
+  EXPECT_EQ(render_with("{% for i in range(2000) %}x{% endfor %}", o).kind(),
+            TemplateError::Kind::Limit);
   EXPECT_EQ(render_with("{{ 'x' * 1000000000000 }}", o).kind(), TemplateError::Kind::Limit);
-  EXPECT_EQ(render_with("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", o)
+  EXPECT_EQ(render_with("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s "
+                        "~ ns.s %}{% endfor %}",
+                        o)
                 .kind(),
             TemplateError::Kind::Limit);
   EXPECT_EQ(render_with("{{ 'x'|center(1000000000) }}", o).kind(), TemplateError::Kind::Limit);
@@ -88,7 +93,8 @@ TEST(TemplateLimits, DeepNestingIsRefusedNotOverflowed) {
 TEST(TemplateLimits, DeepValuesAreRefused) {
   // Building ever deeper lists hits the value depth cap instead of recursing without bound.
   const TemplateError e = render_error(
-      "{% set ns = namespace(v=[]) %}{% for i in range(10000) %}{% set ns.v = [ns.v] %}{% endfor %}{{ ns.v }}");
+      "{% set ns = namespace(v=[]) %}{% for i in range(10000) %}{% set ns.v = [ns.v] %}{% endfor "
+      "%}{{ ns.v }}");
   EXPECT_EQ(e.kind(), TemplateError::Kind::Limit);
   ordered_json deep = ordered_json::array();
   for (int i = 0; i < 2000; ++i) deep = ordered_json::array({deep});
@@ -116,7 +122,8 @@ TEST(TemplateLimits, FuzzCorpusReplays) {
     ss << in.rdbuf();
     try {
       Template::parse(ss.str()).render(
-          ordered_json::parse(R"({"messages": [{"role": "user", "content": "hi"}], "add_generation_prompt": true})"),
+          ordered_json::parse(
+              R"({"messages": [{"role": "user", "content": "hi"}], "bos_token": "<s>"})"),
           test_options());
     } catch (const TemplateError&) {
     }

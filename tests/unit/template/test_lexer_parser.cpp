@@ -61,7 +61,7 @@ TEST(TemplateLexer, Literals) {
 
 TEST(TemplateParser, Precedence) {
   EXPECT_EQ(render("{{ 1 + 2 * 3 }}"), "7");
-  EXPECT_EQ(render("{{ -2 ** 2 }}"), "4");  // jinja2: unary minus binds tighter than **
+  EXPECT_EQ(render("{{ -2 ** 2 }}"), "4");       // jinja2: unary minus binds tighter than **
   EXPECT_EQ(render("{{ 2 ** 3 ** 2 }}"), "64");  // and ** is left-associative
   EXPECT_EQ(render("{{ 'a' ~ 2 * 3 }}|{{ (1 + 2) ~ 3 }}"), "a6|33");
   EXPECT_EQ(render_error("{{ 1 + 2 ~ 3 }}").kind(), TemplateError::Kind::Type);  // ~ binds tighter
@@ -116,9 +116,9 @@ TEST(TemplateParser, CompileTimeChecks) {
             TemplateError::Kind::Runtime);
   // break/continue outside a loop (jinja2's generated Python fails to compile).
   EXPECT_EQ(parse_error("{% break %}").kind(), TemplateError::Kind::Syntax);
-  EXPECT_EQ(parse_error("{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}")
-                .kind(),
-            TemplateError::Kind::Syntax);
+  EXPECT_EQ(
+      parse_error("{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}").kind(),
+      TemplateError::Kind::Syntax);
 }
 
 TEST(TemplateParser, InvalidUtf8IsRejected) {

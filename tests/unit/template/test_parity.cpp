@@ -23,7 +23,8 @@ std::string first_difference(const std::string& want, const std::string& got) {
   while (i < want.size() && i < got.size() && want[i] == got[i]) ++i;
   auto window = [&](const std::string& s) {
     const size_t b = i > 40 ? i - 40 : 0;
-    return nlohmann::json(s.substr(b, 100)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return nlohmann::json(s.substr(b, 100))
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   };
   std::ostringstream ss;
   ss << "at byte " << i << "\n      want " << window(want) << "\n      got  " << window(got);
@@ -78,8 +79,8 @@ TEST(TemplateParity, RealTemplatesMatchTransformers) {
     ++total;
     Stats& st = per_template[ti];
     const std::string label = templates[ti].at("model").get<std::string>() + " x " +
-                              conv.at("name").get<std::string>() + (agp ? " +gen" : "") +
-                              " " + c.at("kwargs").dump();
+                              conv.at("name").get<std::string>() + (agp ? " +gen" : "") + " " +
+                              c.at("kwargs").dump();
     if (c.contains("output")) {
       const std::string want = c["output"].get<std::string>();
       if (got && *got == want) {
@@ -119,8 +120,8 @@ TEST(TemplateParity, RealTemplatesMatchTransformers) {
       ++all_same;
     }
   }
-  std::cout << "template parity: " << templates.size() << " templates, " << total << " cases: "
-            << cases_same << " rendered identically, " << cases_raise
+  std::cout << "template parity: " << templates.size() << " templates, " << total
+            << " cases: " << cases_same << " rendered identically, " << cases_raise
             << " raised where jinja2 raises, " << (total - cases_same - cases_raise)
             << " mismatched\n"
             << "  templates: " << all_same << " identical on every case, " << some_raise

@@ -20,51 +20,72 @@ TEST(TemplateStmt, IfElifElse) {
   EXPECT_EQ(render(t, {{"n", 1}}), "one");
   EXPECT_EQ(render(t, {{"n", 2}}), "two");
   EXPECT_EQ(render(t, {{"n", 5}}), "many");
-  EXPECT_EQ(render("{% if [] %}a{% elif {} %}b{% elif '' %}c{% elif 0.0 %}d{% else %}e{% endif %}"), "e");
+  EXPECT_EQ(render("{% if [] %}a{% elif {} %}b{% elif '' %}c{% elif 0.0 %}d{% else %}e{% endif %}"),
+            "e");
 }
 
 TEST(TemplateStmt, LoopVariables) {
-  EXPECT_EQ(render("{% for x in xs %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}"
+  EXPECT_EQ(render("{% for x in xs %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ "
+                   "loop.revindex0 }}"
                    "{{ loop.first }}{{ loop.last }}{{ loop.length }};{% endfor %}",
                    ctx()),
             "1032TrueFalse3;2121FalseFalse3;3210FalseTrue3;");
-  EXPECT_EQ(render("{% for x in xs %}{{ loop.previtem }}|{{ loop.nextitem }};{% endfor %}", ctx()), "|2;1|3;2|;");
+  EXPECT_EQ(render("{% for x in xs %}{{ loop.previtem }}|{{ loop.nextitem }};{% endfor %}", ctx()),
+            "|2;1|3;2|;");
   EXPECT_EQ(render("{% for x in xs %}{{ loop.cycle('a', 'b') }}{% endfor %}", ctx()), "aba");
   EXPECT_EQ(render("{% for x in [1, 1, 2] %}{{ loop.changed(x) }}{% endfor %}"), "TrueFalseTrue");
-  EXPECT_EQ(render("{% for x in xs %}{% for y in xs %}{{ loop.depth }}{{ loop.index }}{% endfor %}{% endfor %}", ctx()),
+  EXPECT_EQ(render("{% for x in xs %}{% for y in xs %}{{ loop.depth }}{{ loop.index }}{% endfor "
+                   "%}{% endfor %}",
+                   ctx()),
             "111213111213111213");
 }
 
 TEST(TemplateStmt, LoopForms) {
   EXPECT_EQ(render("{% for x in [] %}x{% else %}empty{% endfor %}"), "empty");
-  EXPECT_EQ(render("{% for i in xs if i > 1 %}{{ loop.index }}:{{ i }}/{{ loop.length }} {% endfor %}", ctx()),
-            "1:2/2 2:3/2 ");
+  EXPECT_EQ(
+      render("{% for i in xs if i > 1 %}{{ loop.index }}:{{ i }}/{{ loop.length }} {% endfor %}",
+             ctx()),
+      "1:2/2 2:3/2 ");
   EXPECT_EQ(render("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}", ctx()), "a=1;b=2;");
-  EXPECT_EQ(render("{% for k in d %}{{ k }}{% endfor %}{% for c in 'hé' %}[{{ c }}]{% endfor %}", ctx()), "ab[h][é]");
-  EXPECT_EQ(render("{% for i in xs %}{% if i == 2 %}{% continue %}{% endif %}{{ i }}{% endfor %}", ctx()), "13");
-  EXPECT_EQ(render("{% for i in xs %}{{ i }}{% if i == 2 %}{% break %}{% endif %}{% endfor %}", ctx()), "12");
+  EXPECT_EQ(
+      render("{% for k in d %}{{ k }}{% endfor %}{% for c in 'hé' %}[{{ c }}]{% endfor %}", ctx()),
+      "ab[h][é]");
+  EXPECT_EQ(
+      render("{% for i in xs %}{% if i == 2 %}{% continue %}{% endif %}{{ i }}{% endfor %}", ctx()),
+      "13");
+  EXPECT_EQ(
+      render("{% for i in xs %}{{ i }}{% if i == 2 %}{% break %}{% endif %}{% endfor %}", ctx()),
+      "12");
   EXPECT_EQ(render("{% for x in [[1, [2]], [3]] recursive %}[{% if x is iterable %}{{ loop(x) }}"
                    "{% else %}{{ x }}@{{ loop.depth }}{% endif %}]{% endfor %}"),
             "[[1@2][[2@3]]][[3@2]]");
-  EXPECT_EQ(render_error("{% for a, b in [(1, 2, 3)] %}{% endfor %}").kind(), TemplateError::Kind::Value);
+  EXPECT_EQ(render_error("{% for a, b in [(1, 2, 3)] %}{% endfor %}").kind(),
+            TemplateError::Kind::Value);
   EXPECT_EQ(render_error("{% for x in none %}{% endfor %}").kind(), TemplateError::Kind::Type);
   EXPECT_EQ(render_error("{% for x in 5 %}{% endfor %}").kind(), TemplateError::Kind::Type);
 }
 
 TEST(TemplateStmt, Scoping) {
   // Assignments inside a loop body do not survive the iteration or the loop.
-  EXPECT_EQ(render("{% set x = 0 %}{% for i in xs %}{{ x }}{% set x = i %}{% endfor %}{{ x }}", ctx()), "0000");
+  EXPECT_EQ(
+      render("{% set x = 0 %}{% for i in xs %}{{ x }}{% set x = i %}{% endfor %}{{ x }}", ctx()),
+      "0000");
   EXPECT_EQ(render("{% for i in xs %}{% set z = i %}{% endfor %}[{{ z }}]", ctx()), "[]");
   // `if` has no scope of its own.
   EXPECT_EQ(render("{% if true %}{% set z = 5 %}{% endif %}{{ z }}"), "5");
   // Namespaces carry state out of loops.
-  EXPECT_EQ(render("{% set ns = namespace(x=1) %}{% for i in xs %}{% set ns.x = ns.x + i %}{% endfor %}{{ ns.x }}", ctx()),
+  EXPECT_EQ(render("{% set ns = namespace(x=1) %}{% for i in xs %}{% set ns.x = ns.x + i %}{% "
+                   "endfor %}{{ ns.x }}",
+                   ctx()),
             "7");
   // Macros see their defining scope as it is when they are called.
   EXPECT_EQ(render("{% macro m() %}{{ y }}{% endmacro %}{% set y = 1 %}{{ m() }}"), "1");
-  EXPECT_EQ(render("{% set y = 1 %}{% macro m() %}{{ y }}{% endmacro %}{% set y = 2 %}{{ m() }}"), "2");
-  EXPECT_EQ(render_error("{% for i in xs %}{% macro m() %}{% endmacro %}{% endfor %}{{ m() }}", ctx()).kind(),
-            TemplateError::Kind::Undefined);
+  EXPECT_EQ(render("{% set y = 1 %}{% macro m() %}{{ y }}{% endmacro %}{% set y = 2 %}{{ m() }}"),
+            "2");
+  EXPECT_EQ(
+      render_error("{% for i in xs %}{% macro m() %}{% endmacro %}{% endfor %}{{ m() }}", ctx())
+          .kind(),
+      TemplateError::Kind::Undefined);
   // `with` scopes its variables.
   EXPECT_EQ(render("{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}[{{ a }}]"), "3[]");
 }
@@ -79,7 +100,8 @@ TEST(TemplateStmt, Set) {
   EXPECT_EQ(render_error("{% set a, b = [1] %}").kind(), TemplateError::Kind::Value);
   // transformers' namespace refuses underscore attributes.
   EXPECT_EQ(render_error("{% set ns = namespace(_x=1) %}").kind(), TemplateError::Kind::Security);
-  EXPECT_EQ(render_error("{% set ns = namespace() %}{% set ns._x = 1 %}").kind(), TemplateError::Kind::Security);
+  EXPECT_EQ(render_error("{% set ns = namespace() %}{% set ns._x = 1 %}").kind(),
+            TemplateError::Kind::Security);
 }
 
 TEST(TemplateStmt, Macros) {
@@ -87,20 +109,33 @@ TEST(TemplateStmt, Macros) {
   EXPECT_EQ(render(std::string(def) + "{{ f(1) }}|{{ f(1, 3) }}|{{ f(b=4, a=5) }}"), "1-2|1-3|5-4");
   EXPECT_EQ(render("{% macro m(x, y=x*2) %}{{ y }}{% endmacro %}{{ m(3) }}"), "6");
   EXPECT_EQ(render("{% macro m(a) %}[{{ a }}]{% endmacro %}{{ m() }}"), "[]");
-  EXPECT_EQ(render("{% macro m() %}{{ varargs }}{{ kwargs }}{% endmacro %}{{ m(1, 2, z=3) }}"), "(1, 2){'z': 3}");
-  EXPECT_EQ(render("{% macro m(n) %}{% if n > 0 %}{{ n }}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ m(3) }}"), "321");
-  EXPECT_EQ(render("{% macro o() %}{% macro i() %}I{% endmacro %}{{ i() }}O{% endmacro %}{{ o() }}"), "IO");
+  EXPECT_EQ(render("{% macro m() %}{{ varargs }}{{ kwargs }}{% endmacro %}{{ m(1, 2, z=3) }}"),
+            "(1, 2){'z': 3}");
+  EXPECT_EQ(
+      render(
+          "{% macro m(n) %}{% if n > 0 %}{{ n }}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ m(3) }}"),
+      "321");
+  EXPECT_EQ(
+      render("{% macro o() %}{% macro i() %}I{% endmacro %}{{ i() }}O{% endmacro %}{{ o() }}"),
+      "IO");
   EXPECT_EQ(render("{% macro m(a, b) %}{% endmacro %}{{ m.name }}|{{ m.arguments }}|{{ m }}"),
             "m|('a', 'b')|<Macro 'm'>");
-  EXPECT_EQ(render_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}").kind(), TemplateError::Kind::Type);
-  EXPECT_EQ(render_error("{% macro m(a) %}{% endmacro %}{{ m(1, a=2) }}").kind(), TemplateError::Kind::Type);
-  EXPECT_EQ(render_error("{% macro m() %}{% endmacro %}{{ m(z=1) }}").kind(), TemplateError::Kind::Type);
+  EXPECT_EQ(render_error("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}").kind(),
+            TemplateError::Kind::Type);
+  EXPECT_EQ(render_error("{% macro m(a) %}{% endmacro %}{{ m(1, a=2) }}").kind(),
+            TemplateError::Kind::Type);
+  EXPECT_EQ(render_error("{% macro m() %}{% endmacro %}{{ m(z=1) }}").kind(),
+            TemplateError::Kind::Type);
 }
 
 TEST(TemplateStmt, CallBlocks) {
-  EXPECT_EQ(render("{% macro g(x) %}[{{ caller(x) }}]{% endmacro %}{% call(v) g(5) %}got {{ v }}{% endcall %}"),
+  EXPECT_EQ(render("{% macro g(x) %}[{{ caller(x) }}]{% endmacro %}{% call(v) g(5) %}got {{ v }}{% "
+                   "endcall %}"),
             "[got 5]");
-  EXPECT_EQ(render("{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% call m() %}c{% endcall %}"), "cc");
+  EXPECT_EQ(
+      render(
+          "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}{% call m() %}c{% endcall %}"),
+      "cc");
   // A macro that never mentions `caller` does not accept one.
   EXPECT_EQ(render_error("{% macro m() %}{% endmacro %}{% call m() %}c{% endcall %}").kind(),
             TemplateError::Kind::Type);
@@ -111,8 +146,9 @@ TEST(TemplateStmt, FilterWithPrintBlock) {
   EXPECT_EQ(render("{% filter trim|replace('a', 'b') %}  aa  {% endfilter %}"), "bb");
   EXPECT_EQ(render("{% print 'p' %}{% print 1, 2 %}"), "p12");
   EXPECT_EQ(render("{% block b %}in block{% endblock %}"), "in block");
-  EXPECT_EQ(render("{% autoescape true %}{{ '<x>' }}{{ '<y>'|safe }}{% endautoescape %}{{ '<z>' }}"),
-            "&lt;x&gt;<y><z>");
+  EXPECT_EQ(
+      render("{% autoescape true %}{{ '<x>' }}{{ '<y>'|safe }}{% endautoescape %}{{ '<z>' }}"),
+      "&lt;x&gt;<y><z>");
   // transformers' {% generation %} tag renders its body.
   EXPECT_EQ(render("{% generation %}gen {{ 1 }}{% endgeneration %}"), "gen 1");
 }

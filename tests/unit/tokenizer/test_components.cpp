@@ -3,7 +3,10 @@
 // decoders. Expected ids come from running the same documents through `tokenizers`.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tok_test_util.h"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/normalizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -224,6 +227,31 @@ TEST(Decoders, ByteLevelIsLossy) {
   EXPECT_EQ(t->decode({0, 1, 2}), " a\xC3\xA9");
   EXPECT_EQ(t->decode({1}), "\xEF\xBF\xBD");
   EXPECT_EQ(t->decode({3}), "<x y>");  // a character outside the alphabet: kept as is
+}
+
+TEST(Tokenizer, ConcurrentEncodeAndDecode) {
+  // Byte-level vocab (all 256 characters plus a few merges) with the GPT-2 regex: shared
+  // compiled regex, per-thread match data and merge buffers.
+  std::vector<std::string> v;
+  for (int b = 0; b < 256; ++b) v.emplace_back(byte_level::char_of(static_cast<uint8_t>(b)));
+  v.insert(v.end(), {"\xC4\xA0t", "he", "\xC4\xA0the"});
+  const json bl = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                   {"use_regex", true}};
+  const auto tok = make(mini_bpe(v, {"\xC4\xA0 t", "h e", "\xC4\xA0t he"},
+                                 {{"pre_tokenizer", bl}, {"decoder", bl}}));
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "the cat, " + std::to_string(i) + " \xE4\xB8\xAD\n";
+  const Ids want = tok->encode(text);
+  ASSERT_EQ(tok->decode(want), text);
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) ok[t] += tok->encode(text) == want && tok->decode(want) == text;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, (std::vector<int>{20, 20, 20, 20}));
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 namespace ollmlx::tok {
 namespace {
 
-TEST(FuzzCorpus, EveryInputPassesTheChecks) {
+TEST(TokenizerFuzzCorpus, EveryInputPassesTheChecks) {
   namespace fs = std::filesystem;
   const fs::path dir = OLLMLX_TOKENIZER_FUZZ_CORPUS_DIR;
   ASSERT_TRUE(fs::is_directory(dir)) << dir;
