@@ -56,6 +56,12 @@ struct Expr {
   ExprKind kind;
   uint32_t pos = 0;
   int depth = 1;  // height of this subtree (bounded by the parser)
+  // No variables, calls or context filters: jinja2 folds it when compiling.
+  bool constant = false;
+  // Constant and slicing something: compile-time folding (sandbox getitem, failures give
+  // undefined) differs from run time (plain subscript, failures raise), so the evaluator
+  // folds such subtrees itself.
+  bool fold = false;
   Value value;
   std::string name;
   std::vector<ExprPtr> children;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 
 #include "template/builtins.h"
 #include "template/failure.h"
@@ -83,10 +84,57 @@ Value Interp::lookup(const std::string& name, const ScopePtr& scope) const {
   return Value::undefined(fmt::format("'{}' is undefined", name));
 }
 
+namespace {
+
+// jinja2's has_safe_repr: what its optimizer accepts as a folded constant.
+bool safe_constant(const Value& v) {
+  switch (v.kind()) {
+    case Kind::None:
+    case Kind::Bool:
+    case Kind::Int:
+    case Kind::Float:
+    case Kind::Str: return true;
+    case Kind::List: {
+      const ListKind k = v.list_data().kind;
+      if (k == ListKind::Range) return true;
+      if (k != ListKind::List && k != ListKind::Tuple) return false;
+      for (const Value& item : v.items()) {
+        if (!safe_constant(item)) return false;
+      }
+      return true;
+    }
+    case Kind::Dict:
+      for (const auto& [k, item] : v.dict().items()) {
+        if (!safe_constant(k) || !safe_constant(item)) return false;
+      }
+      return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::optional<Value> Interp::try_fold(const Expr& e, const ScopePtr& scope) {
+  folding_ = true;
+  try {
+    Value v = eval_node(e, scope);
+    folding_ = false;
+    return v;
+  } catch (const Failure& f) {
+    folding_ = false;
+    if (f.kind == ErrorKind::Limit) throw;
+    return std::nullopt;  // jinja2 leaves it to run time
+  }
+}
+
 Value Interp::eval(const Expr& e, const ScopePtr& scope) {
   NestingGuard guard(*this);
   charge();
   try {
+    if (e.fold && !folding_) {
+      std::optional<Value> v = try_fold(e, scope);
+      if (v && safe_constant(*v)) return std::move(*v);
+    }
     return eval_node(e, scope);
   } catch (Failure& f) {
     if (f.pos == kNoPos) f.pos = e.pos;
@@ -293,6 +341,7 @@ bool normalize_index(int64_t& i, size_t size) {
 bool hashable(const Value& v) {
   if (v.is_dict()) return false;
   if (v.is_list()) {
+    if (v.list_data().kind == ListKind::Range) return true;
     if (v.list_data().kind != ListKind::Tuple) return false;
     for (const Value& item : v.items()) {
       if (!hashable(item)) return false;
@@ -357,16 +406,25 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice, const ScopePtr& sc
     else
       parts[i] = Value::none();
   }
+  // jinja2 compiles slices to a plain Python subscript (no sandbox getitem fallback), so
+  // slicing anything but a sequence raises.
   if (obj.is_undefined()) fail_undefined(obj);
   const bool seq = obj.is_str() || (obj.is_list() && (obj.list_data().kind == ListKind::List ||
                                                       obj.list_data().kind == ListKind::Tuple ||
                                                       obj.list_data().kind == ListKind::Range));
   bool ints = true;
   for (const Value& p : parts) ints &= p.is_none() || p.is_integral();
-  if (!seq || !ints) {
-    return Value::undefined(fmt::format("{} has no element slice({}, {}, {})",
-                                        object_type_repr(obj), repr(parts[0]), repr(parts[1]),
-                                        repr(parts[2])));
+  if (folding_ && (!seq || !ints)) {
+    return Value::undefined(fmt::format("{} has no element slice({}, {}, {})", object_type_repr(obj),
+                                        repr(parts[0]), repr(parts[1]), repr(parts[2])));
+  }
+  if (obj.is_dict()) fail(ErrorKind::Type, "unhashable type: 'slice'");
+  if (!seq) failf(ErrorKind::Type, "'{}' object is not subscriptable", type_name(obj));
+  for (const Value& p : parts) {
+    if (p.is_undefined()) fail_undefined(p);
+    if (!p.is_none() && !p.is_integral()) {
+      fail(ErrorKind::Type, "slice indices must be integers or None or have an __index__ method");
+    }
   }
   const int64_t step = parts[2].is_none() ? 1 : parts[2].as_int();
   if (step == 0) fail(ErrorKind::Value, "slice step cannot be zero");

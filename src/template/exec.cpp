@@ -59,7 +59,11 @@ Flow Interp::exec_node(const Stmt& s, const ScopePtr& scope, std::string& out) {
 }
 
 void Interp::exec_output(const Stmt& s, const ScopePtr& scope, std::string& out) {
-  const Value v = eval(*s.expr, scope);
+  // jinja2 prints constant output evaluated at compile time, whatever its type; if that
+  // fails it evaluates at run time.
+  std::optional<Value> folded;
+  if (s.expr->fold) folded = try_fold(*s.expr, scope);
+  const Value v = folded ? std::move(*folded) : eval(*s.expr, scope);
   if (autoescape_ && !(v.is_str() && v.markup())) {
     append(out, html_escape(to_str(v)));
   } else if (v.is_str()) {

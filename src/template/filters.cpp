@@ -776,6 +776,13 @@ Value f_truncate(Interp&, const Value& v, CallArgs& args) {
     failf(ErrorKind::Runtime, "expected length >= {}, got {}", end.size(), length);
   }
   if (leeway < 0) failf(ErrorKind::Runtime, "expected leeway >= 0, got {}", leeway);
+  if (!v.is_str()) {
+    // jinja2 calls len() and slices the value itself: only short sized values pass through.
+    const std::optional<int64_t> n = py_len(v);
+    if (!n) failf(ErrorKind::Type, "object of type '{}' has no len()", type_name(v));
+    if (*n <= length + leeway) return v;
+    failf(ErrorKind::Type, "truncate: cannot truncate a '{}'", type_name(v));
+  }
   const std::u32string s = utf8_decode(soft_str(v));
   if (static_cast<int64_t>(s.size()) <= length + leeway) return str_value(utf8_encode(s));
   const size_t keep = static_cast<size_t>(length) - end.size();
@@ -863,6 +870,8 @@ Value f_wordcount(Interp&, const Value& v, CallArgs& args) {
 Value f_wordwrap(Interp& in, const Value& v, CallArgs& args) {
   auto a =
       bind_args(args, "wordwrap", {"width", "break_long_words", "wrapstring", "break_on_hyphens"});
+  if (v.is_undefined()) fail_undefined(v);
+  if (!v.is_str()) failf(ErrorKind::Type, "'{}' object has no attribute 'splitlines'", type_name(v));
   const int64_t width = arg_int(a[0], 79, "wordwrap");
   if (width <= 0) failf(ErrorKind::Value, "invalid width {} (must be > 0)", width);
   const bool break_long = arg_bool(a[1], true);

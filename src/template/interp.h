@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +43,9 @@ class Interp {
   std::string render(const Body& root);
 
   Value eval(const Expr& e, const ScopePtr& scope);
+  // Evaluates a constant subtree as jinja2's compile-time folding does; nullopt when folding
+  // fails (jinja2 then evaluates it at run time).
+  std::optional<Value> try_fold(const Expr& e, const ScopePtr& scope);
   Flow exec(const Body& body, const ScopePtr& scope, std::string& out);
 
   // Python/jinja2 operations.
@@ -95,6 +99,9 @@ class Interp {
   int nesting_ = 0;
   int call_depth_ = 0;
   bool autoescape_ = false;
+  // Evaluating a constant {{ }} the way jinja2 folds it at compile time (slices go through
+  // the sandbox's getitem, so failures give undefined instead of raising).
+  bool folding_ = false;
   std::vector<std::weak_ptr<Object>> tracked_;
 };
 

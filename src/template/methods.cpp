@@ -191,15 +191,16 @@ std::vector<std::string> py_splitlines(const std::string& s, bool keepends) {
 }
 
 std::string py_title(const std::string& s) {
+  const U32 t = u(s);
   U32 out;
   bool prev_cased = false;
-  for (char32_t c : u(s)) {
+  for (size_t i = 0; i < t.size(); ++i) {
     if (prev_cased) {
-      py_append_lower(out, c);
+      py_append_lower_at(out, t, i);
     } else {
-      py_append_upper(out, c);
+      py_append_upper(out, t[i]);
     }
-    prev_cased = is_cased(c);
+    prev_cased = is_cased(t[i]);
   }
   return s8(out);
 }
@@ -211,7 +212,7 @@ std::string py_capitalize(const std::string& s) {
     if (i == 0) {
       py_append_upper(out, t[i]);
     } else {
-      py_append_lower(out, t[i]);
+      py_append_lower_at(out, t, i);
     }
   }
   return s8(out);
@@ -365,14 +366,15 @@ Value str_method(Interp& in, const Value& self, const std::string& name, CallArg
   if (name == "capitalize") return no_args(), Value::string(py_capitalize(s));
   if (name == "swapcase") {
     no_args();
+    const U32 t = u(s);
     U32 out;
-    for (char32_t c : u(s)) {
-      if (py_isupper(c)) {
-        py_append_lower(out, c);
-      } else if (py_islower(c)) {
-        py_append_upper(out, c);
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (py_isupper(t[i])) {
+        py_append_lower_at(out, t, i);
+      } else if (py_islower(t[i])) {
+        py_append_upper(out, t[i]);
       } else {
-        out += c;
+        out += t[i];
       }
     }
     return Value::string(s8(out));

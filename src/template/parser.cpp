@@ -33,7 +33,15 @@ ExprPtr make(ExprKind k, uint32_t pos) {
   auto e = std::make_unique<Expr>();
   e->kind = k;
   e->pos = pos;
+  e->constant = k == ExprKind::Const;
   return e;
+}
+
+bool context_filter(const std::string& name) {
+  for (const char* f : {"map", "select", "reject", "selectattr", "rejectattr", "random"}) {
+    if (name == f) return true;
+  }
+  return false;
 }
 
 StmtPtr make_stmt(StmtKind k, uint32_t pos) {
@@ -46,8 +54,15 @@ StmtPtr make_stmt(StmtKind k, uint32_t pos) {
 // Computes the node's height and refuses trees taller than kMaxExprDepth.
 ExprPtr seal(ExprPtr e) {
   int d = 0;
+  bool constant = e->kind != ExprKind::Call && e->kind != ExprKind::NsRef &&
+                  e->kind != ExprKind::Name &&
+                  !(e->kind == ExprKind::Filter && (!e->children[0] || context_filter(e->name)));
+  bool slices = e->kind == ExprKind::Getitem && e->children[1]->kind == ExprKind::Slice;
   auto see = [&](const ExprPtr& c) {
-    if (c) d = std::max(d, c->depth);
+    if (!c) return;
+    d = std::max(d, c->depth);
+    constant &= c->constant;
+    slices |= c->fold || (c->kind == ExprKind::Getitem && c->children[1]->kind == ExprKind::Slice);
   };
   for (const auto& c : e->children) see(c);
   for (const auto& c : e->call.args) see(c);
@@ -55,8 +70,11 @@ ExprPtr seal(ExprPtr e) {
   see(e->call.dyn_args);
   see(e->call.dyn_kwargs);
   e->depth = d + 1;
-  if (e->depth > kMaxExprDepth)
+  e->constant = constant;
+  e->fold = constant && slices;
+  if (e->depth > kMaxExprDepth) {
     throw Failure(ErrorKind::Syntax, "expression nesting too deep", e->pos);
+  }
   return e;
 }
 

@@ -272,6 +272,32 @@ std::string py_upper(std::string_view s) {
   return utf8_encode(out);
 }
 
+void py_append_lower_at(std::u32string& out, const std::u32string& in, size_t i) {
+  if (in[i] != 0x3A3) {
+    py_append_lower(out, in[i]);
+    return;
+  }
+  // Python's Final_Sigma rule: a cased letter before it and none after it (skipping
+  // apostrophes, the case-ignorable characters chat text has).
+  bool before = false;
+  for (size_t j = i; j-- > 0;) {
+    if (is_cased(in[j])) {
+      before = true;
+      break;
+    }
+    if (in[j] != '\'' && in[j] != 0x2019) break;
+  }
+  bool after = false;
+  for (size_t j = i + 1; j < in.size(); ++j) {
+    if (is_cased(in[j])) {
+      after = true;
+      break;
+    }
+    if (in[j] != '\'' && in[j] != 0x2019) break;
+  }
+  out += (before && !after) ? char32_t{0x3C2} : char32_t{0x3C3};
+}
+
 std::string py_lower(std::string_view s) {
   if (is_ascii(s)) {
     std::string r(s);
@@ -282,30 +308,7 @@ std::string py_lower(std::string_view s) {
   }
   const std::u32string in = utf8_decode(s);
   std::u32string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == 0x3A3) {
-      // Python's Final_Sigma rule: a cased letter before it and none after it.
-      bool before = false;
-      for (size_t j = i; j-- > 0;) {
-        if (is_cased(in[j])) {
-          before = true;
-          break;
-        }
-        if (in[j] != '\'' && in[j] != 0x2019) break;
-      }
-      bool after = false;
-      for (size_t j = i + 1; j < in.size(); ++j) {
-        if (is_cased(in[j])) {
-          after = true;
-          break;
-        }
-        if (in[j] != '\'' && in[j] != 0x2019) break;
-      }
-      out += (before && !after) ? char32_t{0x3C2} : char32_t{0x3C3};
-      continue;
-    }
-    py_append_lower(out, in[i]);
-  }
+  for (size_t i = 0; i < in.size(); ++i) py_append_lower_at(out, in, i);
   return utf8_encode(out);
 }
 

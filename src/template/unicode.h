@@ -36,5 +36,7 @@ void py_append_upper(std::u32string& out, char32_t c);
 void py_append_lower(std::u32string& out, char32_t c);
 std::string py_upper(std::string_view s);
 std::string py_lower(std::string_view s);
+// Appends the lower case of s[i], using the whole string for Python's Final_Sigma rule.
+void py_append_lower_at(std::u32string& out, const std::u32string& s, size_t i);
 
 }  // namespace ollmlx::tmpl

@@ -434,6 +434,7 @@ std::string hash_key(const Value& v) {
     }
     case Kind::Str: return fmt::format("S{}", v.str());
     case Kind::List:
+      if (v.list_data().kind == ListKind::Range) return fmt::format("R{}", repr(v));
       if (v.list_data().kind == ListKind::Tuple) {
         std::string k = "T(";
         for (const Value& item : v.items()) {
