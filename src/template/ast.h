@@ -62,6 +62,8 @@ struct Expr {
   // undefined) differs from run time (plain subscript, failures raise), so the evaluator
   // folds such subtrees itself.
   bool fold = false;
+  // Contains a constant dict literal with an unhashable constant key (see parser seal()).
+  bool bad_dict = false;
   Value value;
   std::string name;
   std::vector<ExprPtr> children;

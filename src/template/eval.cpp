@@ -168,6 +168,10 @@ Value Interp::eval_node(const Expr& e, const ScopePtr& scope) {
     case ExprKind::Binary: {
       Value a = eval(*e.children[0], scope);
       Value b = eval(*e.children[1], scope);
+      if (e.op == BinOp::Pow && e.children[0]->constant && !e.children[1]->constant &&
+          a.is_number() && (a.is_integral() ? a.as_int() < 0 : std::signbit(a.as_float()))) {
+        return negative_base_pow(a, b);
+      }
       return binary(e.op, a, b);
     }
     case ExprKind::Compare: return eval_compare(e, scope);
@@ -219,6 +223,20 @@ Value Interp::eval_unary(const Expr& e, const ScopePtr& scope) {
   }
   if (v.kind() == Kind::Float) return Value::number(neg ? -v.as_float() : v.as_float());
   failf(ErrorKind::Type, "bad operand type for unary {}: '{}'", neg ? '-' : '+', type_name(v));
+}
+
+// jinja2 writes a folded negative constant without parentheses into the Python it generates,
+// so `-2 ** x` runs as -(2 ** x) when x is not constant (but as (-2) ** x when it is).
+Value Interp::negative_base_pow(const Value& base, const Value& exponent) {
+  auto negate = [](const Value& v) {
+    if (v.is_integral()) {
+      if (v.as_int() == INT64_MIN) fail(ErrorKind::Value, "integer overflow");
+      return Value::integer(-v.as_int());
+    }
+    return Value::number(-v.as_float());
+  };
+  const Value r = binary(BinOp::Pow, negate(base), exponent);
+  return r.is_number() ? negate(r) : r;
 }
 
 Value Interp::eval_concat(const Expr& e, const ScopePtr& scope) {

@@ -143,18 +143,23 @@ Flow Interp::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out, co
     }
     items = std::move(kept);
   }
-  if (items.empty()) return exec(s.else_body, std::make_shared<Scope>(scope), out);
   auto loop = std::make_shared<LoopContext>(std::move(items), depth0, s, scope);
   track(loop);
   const Value loop_value = Value::object(loop);
+  // jinja2 runs the else block unless some iteration reached the end of the body (an
+  // iteration that ends in continue or break does not count).
+  bool completed = false;
   for (size_t i = 0; i < loop->items().size(); ++i) {
     charge();
     auto iter_scope = std::make_shared<Scope>(scope);
     assign(s.target, loop->items()[i], iter_scope);
     iter_scope->set("loop", loop_value);
     loop->set_index(i);
-    if (exec(s.body, iter_scope, out) == Flow::Break) break;
+    const Flow f = exec(s.body, iter_scope, out);
+    if (f == Flow::Break) break;
+    if (f == Flow::Normal) completed = true;
   }
+  if (!completed && !s.else_body.empty()) return exec(s.else_body, std::make_shared<Scope>(scope), out);
   return Flow::Normal;
 }
 

@@ -86,6 +86,7 @@ class Interp {
   [[gnu::noinline]] Value eval_sequence(const Expr& e, const ScopePtr& scope);
   [[gnu::noinline]] Value eval_unary(const Expr& e, const ScopePtr& scope);
   [[gnu::noinline]] Value eval_concat(const Expr& e, const ScopePtr& scope);
+  [[gnu::noinline]] Value negative_base_pow(const Value& base, const Value& exponent);
   Flow exec_for(const Stmt& s, const ScopePtr& scope, std::string& out, const Value& iterable,
                 int depth0);
   void assign(const Target& t, const Value& v, const ScopePtr& scope);

@@ -58,8 +58,10 @@ ExprPtr seal(ExprPtr e) {
                   e->kind != ExprKind::Name &&
                   !(e->kind == ExprKind::Filter && (!e->children[0] || context_filter(e->name)));
   bool slices = e->kind == ExprKind::Getitem && e->children[1]->kind == ExprKind::Slice;
+  bool bad_dict = false;
   auto see = [&](const ExprPtr& c) {
     if (!c) return;
+    bad_dict |= c->bad_dict;
     d = std::max(d, c->depth);
     constant &= c->constant;
     slices |= c->fold || (c->kind == ExprKind::Getitem && c->children[1]->kind == ExprKind::Slice);
@@ -72,6 +74,23 @@ ExprPtr seal(ExprPtr e) {
   e->depth = d + 1;
   e->constant = constant;
   e->fold = constant && slices;
+  // jinja2's optimizer folds constant dict literals below the nodes it optimizes (operators,
+  // filters, tests, calls, attribute/item access, conditionals); an unhashable constant key
+  // then raises TypeError while compiling, failing the template even in dead code.
+  if (e->kind == ExprKind::Dict) {
+    for (size_t i = 0; i + 1 < e->children.size(); i += 2) {
+      const Expr& k = *e->children[i];
+      if (!k.constant || !e->children[i + 1]->constant) break;
+      if (k.kind == ExprKind::List || k.kind == ExprKind::Dict) {
+        e->bad_dict = true;
+        break;
+      }
+    }
+  }
+  e->bad_dict |= bad_dict;
+  const bool optimized = e->kind != ExprKind::Dict && e->kind != ExprKind::List &&
+                         e->kind != ExprKind::Tuple && e->kind != ExprKind::Slice;
+  if (e->bad_dict && optimized) throw Failure(ErrorKind::Type, "unhashable type in a dict literal", e->pos);
   if (e->depth > kMaxExprDepth) {
     throw Failure(ErrorKind::Syntax, "expression nesting too deep", e->pos);
   }
@@ -89,6 +108,7 @@ class Parser {
     for (const Unknown& u : unknown_) {
       if (!u.soft) fail(u.pos, u.message);
     }
+
     return body;
   }
 
@@ -1040,6 +1060,7 @@ class Parser {
   bool in_loop_ = false;
   bool soft_ = false;
   std::vector<Unknown> unknown_;
+
   std::vector<Names> end_stack_;
   std::vector<std::string> tag_stack_;
 };

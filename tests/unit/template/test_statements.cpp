@@ -153,6 +153,27 @@ TEST(TemplateStmt, FilterWithPrintBlock) {
   EXPECT_EQ(render("{% generation %}gen {{ 1 }}{% endgeneration %}"), "gen 1");
 }
 
+TEST(TemplateStmt, Jinja2Quirks) {
+  // The else block of a for loop runs unless an iteration reached the end of the body.
+  EXPECT_EQ(render("{% for i in [1, 2] %}{% continue %}{% else %}else{% endfor %}"), "else");
+  EXPECT_EQ(render("{% for i in [1, 2] %}{% break %}{% else %}else{% endfor %}"), "else");
+  EXPECT_EQ(render("{% for i in [1, 2] %}{% if i == 2 %}{% break %}{% endif %}{% else %}else{% endfor %}"),
+            "");
+  // A folded negative constant is emitted without parentheses: -2 ** x is -(2 ** x)...
+  EXPECT_EQ(render("{% set ns = namespace(v=0) %}{{ -2 ** ns.v }}|{{ (-2.0) ** ns.v }}"), "-1|-1.0");
+  // ...while a fully constant expression folds as (-2) ** 2.
+  EXPECT_EQ(render("{{ -2 ** 2 }}"), "4");
+  // Constant output is evaluated at compile time, where a failing slice is undefined...
+  EXPECT_EQ(render("[{{ false[1:] }}{{ 'x' ~ 1[:2] }}]"), "[x]");
+  // ...but at run time slicing a non-sequence raises.
+  EXPECT_EQ(render_error("{% set q = false[1:] %}").kind(), TemplateError::Kind::Type);
+  EXPECT_EQ(render_error("{{ d[1:] }}", {{"d", {{"a", 1}}}}).kind(), TemplateError::Kind::Type);
+  // An unhashable constant dict key below an optimized node fails the whole template.
+  EXPECT_EQ(parse_error("{% if false %}{{ {[1]: 2} is none }}{% endif %}").kind(),
+            TemplateError::Kind::Type);
+  EXPECT_EQ(render("{% if false %}{{ {[1]: 2} }}{% endif %}ok"), "ok");
+}
+
 TEST(TemplateStmt, TemplatesCannotLoadTemplates) {
   for (const char* t : {"{% include 'x.html' %}", "{% extends 'base.html' %}",
                         "{% import 'm.html' as m %}", "{% from 'm.html' import a, b as c %}"}) {
