@@ -28,6 +28,7 @@ Sampler::Sampler(SamplerParams params) : params_(params) {
   if (params_.temperature < 0) throw_error("sample", "temperature must be >= 0");
   if (params_.top_p <= 0 || params_.top_p > 1) throw_error("sample", "top_p must be in (0, 1]");
   if (params_.min_p < 0 || params_.min_p > 1) throw_error("sample", "min_p must be in [0, 1]");
+  if (params_.typical_p <= 0 || params_.typical_p > 1) throw_error("sample", "typical_p must be in (0, 1]");
   if (params_.top_k < 0) throw_error("sample", "top_k must be >= 0");
   if (params_.repeat_penalty <= 0) throw_error("sample", "repeat_penalty must be > 0");
   rng_.seed(params_.seed.value_or(std::random_device{}()));
@@ -50,6 +51,91 @@ int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& hi
   }
   if (p.temperature == 0.0f) return argmax(logits, n);
 
+  return params_.mlx_order ? sample_mlx(logits, n) : sample_ollama(logits, n);
+}
+
+int32_t Sampler::draw(const std::vector<std::pair<int32_t, double>>& weights) {
+  double total = 0;
+  for (const auto& [id, w] : weights) total += w;
+  if (!(total > 0)) return weights.empty() ? 0 : weights.front().first;
+  std::uniform_real_distribution<double> u(0.0, total);
+  const double r = u(rng_);
+  double acc = 0;
+  for (const auto& [id, w] : weights) {
+    acc += w;
+    if (acc >= r) return id;
+  }
+  return weights.back().first;
+}
+
+// Ollama's order: top_k, temperature, softmax, top_p, min_p, typical_p.
+int32_t Sampler::sample_ollama(const float* logits, int64_t n) {
+  const SamplerParams& p = params_;
+  order_.resize(static_cast<size_t>(n));
+  std::iota(order_.begin(), order_.end(), 0);
+  size_t keep = order_.size();
+  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  if (p.top_k > 0 && static_cast<size_t>(p.top_k) < keep) {
+    keep = static_cast<size_t>(p.top_k);
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(keep), order_.end(), by_logit);
+  } else {
+    std::sort(order_.begin(), order_.end(), by_logit);
+  }
+  // Softmax of logits / temperature over the kept tokens (sorted descending).
+  std::vector<std::pair<int32_t, double>> probs;
+  probs.reserve(keep);
+  const double mx = logits[order_[0]] / p.temperature;
+  double sum = 0;
+  for (size_t i = 0; i < keep; ++i) {
+    const double w = std::exp(logits[order_[i]] / p.temperature - mx);
+    if (!std::isfinite(w)) continue;
+    probs.push_back({order_[i], w});
+    sum += w;
+  }
+  for (auto& pr : probs) pr.second /= sum;
+  if (p.top_p > 0.0f && p.top_p < 1.0f) {
+    double cum = 0;
+    size_t k = 0;
+    while (k < probs.size()) {
+      cum += probs[k].second;
+      ++k;
+      if (cum >= p.top_p) break;
+    }
+    probs.resize(std::max<size_t>(k, 1));
+  }
+  if (p.min_p > 0.0f && !probs.empty()) {
+    const double threshold = probs.front().second * p.min_p;
+    size_t k = 1;
+    while (k < probs.size() && probs[k].second >= threshold) ++k;
+    probs.resize(k);
+  }
+  if (p.typical_p > 0.0f && p.typical_p < 1.0f && probs.size() > 1) {
+    // Locally typical sampling: keep the tokens whose surprise is closest to the entropy.
+    double total = 0, entropy = 0;
+    for (const auto& pr : probs) total += pr.second;
+    for (const auto& pr : probs) {
+      const double q = pr.second / total;
+      if (q > 0) entropy -= q * std::log(q);
+    }
+    std::vector<std::pair<double, size_t>> dist;
+    for (size_t i = 0; i < probs.size(); ++i)
+      dist.push_back({std::fabs(-std::log(probs[i].second / total) - entropy), i});
+    std::stable_sort(dist.begin(), dist.end());
+    std::vector<std::pair<int32_t, double>> kept;
+    double cum = 0;
+    for (const auto& [d, i] : dist) {
+      kept.push_back(probs[i]);
+      cum += probs[i].second / total;
+      if (cum >= p.typical_p) break;
+    }
+    probs.swap(kept);
+  }
+  return draw(probs);
+}
+
+// mlx-lm's order: filters on untempered log-probs, then softmax(logprobs / temperature).
+int32_t Sampler::sample_mlx(const float* logits, int64_t n) {
+  const SamplerParams& p = params_;
   // Log-probs (untempered).
   float mx = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) mx = std::max(mx, logits[i]);
@@ -88,17 +174,10 @@ int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& hi
 
   // Draw from softmax(lp / temperature).
   const float inv_t = 1.0f / p.temperature;
-  double total = 0;
+  std::vector<std::pair<int32_t, double>> weights;
   for (int32_t i : order_)
-    if (lp[i] != neg_inf) total += std::exp(static_cast<double>((lp[i] - lp[order_[0]]) * inv_t));
-  std::uniform_real_distribution<double> u(0.0, total);
-  double r = u(rng_), acc = 0;
-  for (int32_t i : order_) {
-    if (lp[i] == neg_inf) continue;
-    acc += std::exp(static_cast<double>((lp[i] - lp[order_[0]]) * inv_t));
-    if (acc >= r) return i;
-  }
-  return order_[0];
+    if (lp[i] != neg_inf) weights.push_back({i, std::exp(static_cast<double>((lp[i] - lp[order_[0]]) * inv_t))});
+  return draw(weights);
 }
 
 }  // namespace ollmlx

@@ -1,13 +1,15 @@
-// Token sampling from logits, in mlx-lm's order (sample_utils.make_sampler and
-// make_logits_processors): logit processors on raw logits (repetition, presence and frequency
-// penalties over the recent history), then, unless greedy, filters on untempered log-probs
-// (top_p, min_p, top_k) and a draw from softmax(logprobs / temperature). Greedy = argmax with
-// ties to the lowest id.
+// Token sampling from logits. Penalties first (repetition, presence and frequency over the
+// recent history, on raw logits); then greedy (argmax, ties to the lowest id) when temperature
+// is 0, else one of two filter orders:
+//  * Ollama (the server's default): top_k, temperature, softmax, top_p, min_p, typical_p, draw;
+//  * mlx-lm (sample_utils.make_sampler): top_p, min_p, top_k on untempered log-probs, then a
+//    draw from softmax(logprobs / temperature).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace ollmlx {
@@ -17,6 +19,8 @@ struct SamplerParams {
   int top_k = 0;                // 0 = off
   float top_p = 1.0f;           // 1 = off
   float min_p = 0.0f;           // 0 = off
+  float typical_p = 1.0f;       // 1 = off (Ollama order only)
+  bool mlx_order = true;        // filter order: mlx-lm's (true) or Ollama's (false)
   float repeat_penalty = 1.0f;  // 1 = off (multiplicative, sign aware)
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
@@ -36,6 +40,10 @@ class Sampler {
   const SamplerParams& params() const { return params_; }
 
  private:
+  int32_t sample_ollama(const float* logits, int64_t n);
+  int32_t sample_mlx(const float* logits, int64_t n);
+  int32_t draw(const std::vector<std::pair<int32_t, double>>& weights);
+
   SamplerParams params_;
   std::mt19937_64 rng_;
   std::vector<int32_t> order_;   // scratch

@@ -452,9 +452,27 @@ Value min_max(Interp& in, const Value& v, CallArgs& args, bool want_max) {
 Value f_max(Interp& in, const Value& v, CallArgs& args) { return min_max(in, v, args, true); }
 Value f_min(Interp& in, const Value& v, CallArgs& args) { return min_max(in, v, args, false); }
 
+// pprint.pformat sorts dict keys (long values are not wrapped here as pprint would).
+Value sorted_dicts(const Value& v) {
+  if (v.is_dict()) {
+    std::vector<Value> keys;
+    for (const auto& kv : v.dict().items()) keys.push_back(kv.first);
+    py_sort(keys, less_than);
+    auto d = std::make_shared<DictData>();
+    for (const Value& k : keys) d->set(k, sorted_dicts(*v.dict().find(k)));
+    return Value::dict(std::move(d));
+  }
+  if (v.is_list() && (v.list_data().kind == ListKind::List || v.list_data().kind == ListKind::Tuple)) {
+    std::vector<Value> items;
+    for (const Value& item : v.items()) items.push_back(sorted_dicts(item));
+    return Value::list(std::move(items), v.list_data().kind);
+  }
+  return v;
+}
+
 Value f_pprint(Interp&, const Value& v, CallArgs& args) {
   bind_args(args, "pprint", {});
-  return str_value(repr(v));
+  return str_value(repr(sorted_dicts(v)));
 }
 
 Value f_random(Interp& in, const Value& v, CallArgs& args) {
@@ -867,70 +885,99 @@ Value f_wordcount(Interp&, const Value& v, CallArgs& args) {
   return Value::integer(n);
 }
 
+// textwrap.wrap(line, width, expand_tabs=False, replace_whitespace=False,
+// break_long_words, break_on_hyphens) for one line, as jinja2's wordwrap calls it.
+std::vector<std::u32string> textwrap(const std::u32string& text, size_t width, bool break_long,
+                                     bool break_on_hyphens) {
+  auto ws = [](char32_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  // Chunks: runs of whitespace, and words (split after hyphens inside words).
+  std::vector<std::u32string> chunks;
+  for (size_t i = 0; i < text.size();) {
+    size_t j = i;
+    const bool space = ws(text[i]);
+    while (j < text.size() && ws(text[j]) == space) ++j;
+    std::u32string run = text.substr(i, j - i);
+    if (!space && break_on_hyphens) {
+      size_t start = 0;
+      for (size_t k = 1; k + 1 < run.size(); ++k) {
+        if (run[k] == '-' && py_isalnum(run[k - 1]) && py_isalpha(run[k + 1])) {
+          chunks.push_back(run.substr(start, k + 1 - start));
+          start = k + 1;
+        }
+      }
+      run = run.substr(start);
+    }
+    chunks.push_back(std::move(run));
+    i = j;
+  }
+  auto blank = [&](const std::u32string& c) {
+    return std::all_of(c.begin(), c.end(), ws);
+  };
+  std::vector<std::u32string> lines;
+  std::reverse(chunks.begin(), chunks.end());
+  while (!chunks.empty()) {
+    std::vector<std::u32string> cur;
+    size_t cur_len = 0;
+    // Whitespace starting a line is dropped, except at the very beginning of the text.
+    if (blank(chunks.back()) && !lines.empty()) chunks.pop_back();
+    while (!chunks.empty() && cur_len + chunks.back().size() <= width) {
+      cur_len += chunks.back().size();
+      cur.push_back(std::move(chunks.back()));
+      chunks.pop_back();
+    }
+    if (!chunks.empty() && chunks.back().size() > width) {
+      // _handle_long_word
+      const size_t space_left = width < 1 ? 1 : width - cur_len;
+      if (break_long) {
+        std::u32string& chunk = chunks.back();
+        size_t end = space_left;
+        if (break_on_hyphens && chunk.size() > space_left) {
+          const size_t hyphen = space_left > 0 ? chunk.rfind(U'-', space_left - 1) : std::u32string::npos;
+          if (hyphen != std::u32string::npos && hyphen > 0 &&
+              std::any_of(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(hyphen),
+                          [](char32_t c) { return c != '-'; })) {
+            end = hyphen + 1;
+          }
+        }
+        cur.push_back(chunk.substr(0, end));
+        chunk = chunk.substr(end);
+      } else if (cur.empty()) {
+        cur.push_back(std::move(chunks.back()));
+        chunks.pop_back();
+      }
+    }
+    if (!cur.empty() && blank(cur.back())) cur.pop_back();
+    if (!cur.empty()) {
+      std::u32string line;
+      for (const auto& c : cur) line += c;
+      lines.push_back(std::move(line));
+    }
+  }
+  return lines;
+}
+
 Value f_wordwrap(Interp& in, const Value& v, CallArgs& args) {
-  auto a =
-      bind_args(args, "wordwrap", {"width", "break_long_words", "wrapstring", "break_on_hyphens"});
+  auto a = bind_args(args, "wordwrap",
+                     {"width", "break_long_words", "wrapstring", "break_on_hyphens"});
   if (v.is_undefined()) fail_undefined(v);
   if (!v.is_str()) failf(ErrorKind::Type, "'{}' object has no attribute 'splitlines'", type_name(v));
   const int64_t width = arg_int(a[0], 79, "wordwrap");
   if (width <= 0) failf(ErrorKind::Value, "invalid width {} (must be > 0)", width);
   const bool break_long = arg_bool(a[1], true);
   const std::string wrap = a[2] && !a[2]->is_none() ? soft_str(*a[2]) : "\n";
-  const auto w = static_cast<size_t>(width);
-  std::vector<std::string> paragraphs;
-  for (const std::string& line : py_splitlines(soft_str(v), false)) {
-    // textwrap.wrap: whitespace-separated chunks filled greedily; whitespace dropped at breaks.
-    const std::u32string t = utf8_decode(line);
-    std::vector<std::u32string> chunks;
-    size_t i = 0;
-    while (i < t.size()) {
-      size_t j = i;
-      const bool sp = py_isspace(t[i]);
-      while (j < t.size() && py_isspace(t[j]) == sp) ++j;
-      chunks.push_back(t.substr(i, j - i));
-      i = j;
-    }
-    std::vector<std::string> lines;
-    std::u32string cur;
-    for (size_t k = 0; k < chunks.size(); ++k) {
-      std::u32string chunk = chunks[k];
-      const bool sp = py_isspace(chunk[0]);
-      if (cur.empty() && sp) continue;
-      while (cur.size() + chunk.size() > w) {
-        if (!sp && cur.empty() && break_long) {
-          lines.push_back(utf8_encode(chunk.substr(0, w)));
-          chunk = chunk.substr(w);
-          continue;
-        }
-        break;
-      }
-      if (cur.size() + chunk.size() <= w || (cur.empty() && !sp)) {
-        cur += chunk;
-      } else {
-        while (!cur.empty() && py_isspace(cur.back())) cur.pop_back();
-        if (!cur.empty()) lines.push_back(utf8_encode(cur));
-        cur = sp ? std::u32string() : chunk;
-        while (cur.size() > w && break_long) {
-          lines.push_back(utf8_encode(cur.substr(0, w)));
-          cur = cur.substr(w);
-        }
-      }
-      in.charge();
-    }
-    while (!cur.empty() && py_isspace(cur.back())) cur.pop_back();
-    if (!cur.empty()) lines.push_back(utf8_encode(cur));
-    std::string p;
-    for (size_t k = 0; k < lines.size(); ++k) {
-      if (k) p += wrap;
-      p += lines[k];
-    }
-    paragraphs.push_back(std::move(p));
-  }
+  const bool hyphens = arg_bool(a[3], true);
   std::string out;
-  for (size_t k = 0; k < paragraphs.size(); ++k) {
-    if (k) out += wrap;
-    out += paragraphs[k];
-    in.check_size(out.size());
+  bool first_line = true;
+  for (const std::string& line : py_splitlines(v.str(), false)) {
+    if (!first_line) out += wrap;
+    first_line = false;
+    in.charge(line.size() / 8 + 1);
+    const auto wrapped = textwrap(utf8_decode(line), static_cast<size_t>(width), break_long, hyphens);
+    for (size_t k = 0; k < wrapped.size(); ++k) {
+      if (k) out += wrap;
+      out += utf8_encode(wrapped[k]);
+      in.check_size(out.size());
+    }
   }
   return str_value(std::move(out));
 }

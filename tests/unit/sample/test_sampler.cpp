@@ -1,0 +1,92 @@
+// The sampler: greedy ties, reproducible seeded draws, and that each filter keeps exactly the
+// tokens it should (checked by sampling many times and looking at which ids ever appear).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <vector>
+
+#include "sample/sampler.h"
+#include "util/error.h"
+
+namespace ollmlx {
+namespace {
+
+std::set<int32_t> support(SamplerParams p, const std::vector<float>& logits, int draws = 4000) {
+  p.seed = 7;
+  Sampler s(p);
+  std::set<int32_t> seen;
+  for (int i = 0; i < draws; ++i) {
+    std::vector<float> l = logits;
+    seen.insert(s.sample(l.data(), static_cast<int64_t>(l.size()), {}));
+  }
+  return seen;
+}
+
+// Probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625 at temperature 1.
+const std::vector<float> kLogits = {std::log(0.5f), std::log(0.25f), std::log(0.125f), std::log(0.0625f),
+                                    std::log(0.0625f)};
+
+TEST(Sampler, GreedyTakesTheLowestIdOnTiesAndSkipsNaN) {
+  std::vector<float> l = {1, 3, NAN, 3, 2};
+  EXPECT_EQ(argmax(l.data(), 5), 1);
+  Sampler s(SamplerParams{});
+  EXPECT_EQ(s.sample(l.data(), 5, {}), 1);
+}
+
+TEST(Sampler, SameSeedSameDraws) {
+  for (bool mlx : {true, false}) {
+    SamplerParams p;
+    p.temperature = 1.0f;
+    p.mlx_order = mlx;
+    p.seed = 99;
+    Sampler a(p), b(p);
+    for (int i = 0; i < 200; ++i) {
+      std::vector<float> x = kLogits, y = kLogits;
+      ASSERT_EQ(a.sample(x.data(), 5, {}), b.sample(y.data(), 5, {}));
+    }
+  }
+}
+
+TEST(Sampler, FiltersKeepExactlyTheExpectedTokens) {
+  for (bool mlx : {true, false}) {
+    SamplerParams p;
+    p.temperature = 1.0f;
+    p.mlx_order = mlx;
+    EXPECT_EQ(support(p, kLogits), (std::set<int32_t>{0, 1, 2, 3, 4}));
+    SamplerParams k = p;
+    k.top_k = 2;
+    EXPECT_EQ(support(k, kLogits), (std::set<int32_t>{0, 1}));
+    SamplerParams tp = p;
+    tp.top_p = 0.7f;  // 0.5 + 0.25 reaches it
+    EXPECT_EQ(support(tp, kLogits), (std::set<int32_t>{0, 1}));
+    SamplerParams mp = p;
+    mp.min_p = 0.2f;  // keeps p >= 0.1
+    EXPECT_EQ(support(mp, kLogits), (std::set<int32_t>{0, 1, 2}));
+  }
+}
+
+TEST(Sampler, PenaltiesLowerRecentTokens) {
+  SamplerParams p;
+  p.repeat_penalty = 100.0f;
+  Sampler s(p);
+  std::vector<float> l = {2.0f, 1.9f, 0.5f};
+  EXPECT_EQ(s.sample(l.data(), 3, {0}), 1);  // token 0 was just generated
+  SamplerParams q;
+  q.presence_penalty = 5.0f;
+  Sampler t(q);
+  std::vector<float> m = {2.0f, 1.9f, 0.5f};
+  EXPECT_EQ(t.sample(m.data(), 3, {0, 0}), 1);
+}
+
+TEST(Sampler, RejectsBadParameters) {
+  SamplerParams p;
+  p.top_p = 0;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = {};
+  p.temperature = -1;
+  EXPECT_THROW(Sampler{p}, Error);
+}
+
+}  // namespace
+}  // namespace ollmlx
