@@ -433,8 +433,9 @@ Value Interp::eval_slice(const Value& obj, const Expr& slice, const ScopePtr& sc
   bool ints = true;
   for (const Value& p : parts) ints &= p.is_none() || p.is_integral();
   if (folding_ && (!seq || !ints)) {
-    return Value::undefined(fmt::format("{} has no element slice({}, {}, {})", object_type_repr(obj),
-                                        repr(parts[0]), repr(parts[1]), repr(parts[2])));
+    return Value::undefined(fmt::format("{} has no element slice({}, {}, {})",
+                                        object_type_repr(obj), repr(parts[0]), repr(parts[1]),
+                                        repr(parts[2])));
   }
   if (obj.is_dict()) fail(ErrorKind::Type, "unhashable type: 'slice'");
   if (!seq) failf(ErrorKind::Type, "'{}' object is not subscriptable", type_name(obj));

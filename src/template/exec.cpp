@@ -159,7 +159,8 @@ Flow Interp::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out, co
     if (f == Flow::Break) break;
     if (f == Flow::Normal) completed = true;
   }
-  if (!completed && !s.else_body.empty()) return exec(s.else_body, std::make_shared<Scope>(scope), out);
+  if (!completed && !s.else_body.empty())
+    return exec(s.else_body, std::make_shared<Scope>(scope), out);
   return Flow::Normal;
 }
 

@@ -462,7 +462,8 @@ Value sorted_dicts(const Value& v) {
     for (const Value& k : keys) d->set(k, sorted_dicts(*v.dict().find(k)));
     return Value::dict(std::move(d));
   }
-  if (v.is_list() && (v.list_data().kind == ListKind::List || v.list_data().kind == ListKind::Tuple)) {
+  if (v.is_list() &&
+      (v.list_data().kind == ListKind::List || v.list_data().kind == ListKind::Tuple)) {
     std::vector<Value> items;
     for (const Value& item : v.items()) items.push_back(sorted_dicts(item));
     return Value::list(std::move(items), v.list_data().kind);
@@ -910,9 +911,7 @@ std::vector<std::u32string> textwrap(const std::u32string& text, size_t width, b
     chunks.push_back(std::move(run));
     i = j;
   }
-  auto blank = [&](const std::u32string& c) {
-    return std::all_of(c.begin(), c.end(), ws);
-  };
+  auto blank = [&](const std::u32string& c) { return std::all_of(c.begin(), c.end(), ws); };
   std::vector<std::u32string> lines;
   std::reverse(chunks.begin(), chunks.end());
   while (!chunks.empty()) {
@@ -932,7 +931,8 @@ std::vector<std::u32string> textwrap(const std::u32string& text, size_t width, b
         std::u32string& chunk = chunks.back();
         size_t end = space_left;
         if (break_on_hyphens && chunk.size() > space_left) {
-          const size_t hyphen = space_left > 0 ? chunk.rfind(U'-', space_left - 1) : std::u32string::npos;
+          const size_t hyphen =
+              space_left > 0 ? chunk.rfind(U'-', space_left - 1) : std::u32string::npos;
           if (hyphen != std::u32string::npos && hyphen > 0 &&
               std::any_of(chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(hyphen),
                           [](char32_t c) { return c != '-'; })) {
@@ -957,10 +957,11 @@ std::vector<std::u32string> textwrap(const std::u32string& text, size_t width, b
 }
 
 Value f_wordwrap(Interp& in, const Value& v, CallArgs& args) {
-  auto a = bind_args(args, "wordwrap",
-                     {"width", "break_long_words", "wrapstring", "break_on_hyphens"});
+  auto a =
+      bind_args(args, "wordwrap", {"width", "break_long_words", "wrapstring", "break_on_hyphens"});
   if (v.is_undefined()) fail_undefined(v);
-  if (!v.is_str()) failf(ErrorKind::Type, "'{}' object has no attribute 'splitlines'", type_name(v));
+  if (!v.is_str())
+    failf(ErrorKind::Type, "'{}' object has no attribute 'splitlines'", type_name(v));
   const int64_t width = arg_int(a[0], 79, "wordwrap");
   if (width <= 0) failf(ErrorKind::Value, "invalid width {} (must be > 0)", width);
   const bool break_long = arg_bool(a[1], true);
@@ -972,7 +973,8 @@ Value f_wordwrap(Interp& in, const Value& v, CallArgs& args) {
     if (!first_line) out += wrap;
     first_line = false;
     in.charge(line.size() / 8 + 1);
-    const auto wrapped = textwrap(utf8_decode(line), static_cast<size_t>(width), break_long, hyphens);
+    const auto wrapped =
+        textwrap(utf8_decode(line), static_cast<size_t>(width), break_long, hyphens);
     for (size_t k = 0; k < wrapped.size(); ++k) {
       if (k) out += wrap;
       out += utf8_encode(wrapped[k]);

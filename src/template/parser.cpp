@@ -90,7 +90,8 @@ ExprPtr seal(ExprPtr e) {
   e->bad_dict |= bad_dict;
   const bool optimized = e->kind != ExprKind::Dict && e->kind != ExprKind::List &&
                          e->kind != ExprKind::Tuple && e->kind != ExprKind::Slice;
-  if (e->bad_dict && optimized) throw Failure(ErrorKind::Type, "unhashable type in a dict literal", e->pos);
+  if (e->bad_dict && optimized)
+    throw Failure(ErrorKind::Type, "unhashable type in a dict literal", e->pos);
   if (e->depth > kMaxExprDepth) {
     throw Failure(ErrorKind::Syntax, "expression nesting too deep", e->pos);
   }

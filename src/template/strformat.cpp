@@ -252,7 +252,8 @@ std::string percent_format(Interp& in, const std::string& fmt, const Value& args
     in.check_size(out.size());
   }
   // CPython skips this check for any argument with __getitem__ (lists too), not just dicts.
-  const bool subscriptable = args.is_dict() || (args.is_list() && !args.is_sequence_kind(ListKind::Tuple));
+  const bool subscriptable =
+      args.is_dict() || (args.is_list() && !args.is_sequence_kind(ListKind::Tuple));
   if (!subscriptable && argi < positional.size()) {
     fail(ErrorKind::Type, "not all arguments converted during string formatting");
   }

@@ -57,6 +57,11 @@ TEST(TemplateFilters, Strings) {
       "<a>&lt;b&gt;|a, b|a%20b%26c");
   EXPECT_EQ(render("{{ 'ßa'|upper }}|{{ 'ΑΣ'|lower }}|{{ 'Привет'|upper }}"), "SSA|ας|ПРИВЕТ");
   EXPECT_EQ(render("{{ 'x y z'|wordwrap(3) }}"), "x y\nz");
+  EXPECT_EQ(render("{{ ' x '|wordwrap(5) }}|{{ 'hello-world foo'|wordwrap(7) }}|{{ 'aaaaaaa "
+                   "b'|wordwrap(5) }}"),
+            " x|hello-\nworld\nfoo|aaaaa\naa b");
+  EXPECT_EQ(render("{{ {'b': 1, 'a': [{'d': 1, 'c': 2}]}|pprint }}"),
+            "{'a': [{'c': 2, 'd': 1}], 'b': 1}");
   EXPECT_EQ(render("{{ {'a': 'b', 'c': none}|xmlattr }}"), R"( a="b")");
 }
 

@@ -157,10 +157,13 @@ TEST(TemplateStmt, Jinja2Quirks) {
   // The else block of a for loop runs unless an iteration reached the end of the body.
   EXPECT_EQ(render("{% for i in [1, 2] %}{% continue %}{% else %}else{% endfor %}"), "else");
   EXPECT_EQ(render("{% for i in [1, 2] %}{% break %}{% else %}else{% endfor %}"), "else");
-  EXPECT_EQ(render("{% for i in [1, 2] %}{% if i == 2 %}{% break %}{% endif %}{% else %}else{% endfor %}"),
-            "");
+  EXPECT_EQ(
+      render(
+          "{% for i in [1, 2] %}{% if i == 2 %}{% break %}{% endif %}{% else %}else{% endfor %}"),
+      "");
   // A folded negative constant is emitted without parentheses: -2 ** x is -(2 ** x)...
-  EXPECT_EQ(render("{% set ns = namespace(v=0) %}{{ -2 ** ns.v }}|{{ (-2.0) ** ns.v }}"), "-1|-1.0");
+  EXPECT_EQ(render("{% set ns = namespace(v=0) %}{{ -2 ** ns.v }}|{{ (-2.0) ** ns.v }}"),
+            "-1|-1.0");
   // ...while a fully constant expression folds as (-2) ** 2.
   EXPECT_EQ(render("{{ -2 ** 2 }}"), "4");
   // Constant output is evaluated at compile time, where a failing slice is undefined...
