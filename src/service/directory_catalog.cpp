@@ -97,7 +97,7 @@ class DirectoryCatalog final : public ModelCatalog {
       if (!it->is_directory(ec) || !fs::exists(it->path() / "config.json", ec)) continue;
       CatalogEntry e;
       e.dir = it->path().string();
-      e.name = with_default_tag(fs::relative(it->path(), root_, ec).generic_string());
+      e.name = with_default_tag(it->path().lexically_relative(root_).generic_string());
       int64_t size = 0;
       fs::file_time_type newest{};
       std::string fingerprint = e.name;
