@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <cstdlib>
 #include <random>
 
 #include "backend/cpu/cpu_backend.h"
@@ -33,7 +34,7 @@ Linear make_q(int64_t N, int64_t K, int bits, int gs) {
 void BM_Linear(benchmark::State& state) {
   const int64_t N = state.range(0), K = state.range(1), T = state.range(2);
   const int bits = static_cast<int>(state.range(3)), gs = static_cast<int>(state.range(4));
-  static cpu::CpuBackend be(0);
+  static cpu::CpuBackend be(std::getenv("OLLMLX_NUM_THREADS") ? std::atoi(std::getenv("OLLMLX_NUM_THREADS")) : 0);
   Linear l = make_q(N, K, bits, gs);
   Tensor x = make_host_tensor(DType::F32, {T, K});
   for (int64_t i = 0; i < x.numel(); ++i) x.ptr<float>()[i] = 0.01f * static_cast<float>(i % 97);

@@ -71,6 +71,7 @@ struct CompletionRequest {
   std::optional<std::string> suffix;
   bool raw = false;
   std::vector<int32_t> context;                // deprecated token context
+  std::vector<std::string> images;             // base64 (validated), in request order
   // chat
   std::vector<Message> messages;
   Json tools;  // null = no tools
@@ -80,9 +81,15 @@ struct CompletionRequest {
   Json format;                 // null = none; "json" or a schema object
   std::optional<Json> think;   // bool or "low"/"medium"/"high"/"max"
   bool truncate = true;
+  bool shift = true;  // context shift instead of an error when generation hits num_ctx
   bool logprobs = false;
   int top_logprobs = 0;
   bool debug_render_only = false;
+  // Set by the server: true once the client has disconnected or the server is stopping. Valid
+  // only during Service::complete; thread-safe and cheap (rate-limited socket poll). The engine
+  // polls it while the request waits for a slot and then throws ApiError(499, "request
+  // canceled"); while generating, a sink returning false means the same. Unset in unit tests.
+  std::function<bool()> cancelled;
 };
 
 struct TopLogprob {

@@ -53,7 +53,10 @@ void ThreadPool::worker_loop(int thread) {
     for (int i = 0;; ++i) {
       gen = generation_.load(std::memory_order_acquire);
       if (gen != seen) break;
-      OLLMLX_PAUSE();
+      if (i < 4000)
+        OLLMLX_PAUSE();
+      else
+        std::this_thread::yield();
       if ((i & 255) == 0 && std::chrono::steady_clock::now() > spin_until) {
         std::unique_lock<std::mutex> lock(mutex_);
         sleeping_.fetch_add(1);
@@ -88,7 +91,14 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
   }
   if (sleeping_.load() > 0) wake_.notify_all();
   work(0);
-  while (active_.load(std::memory_order_acquire) != 0) OLLMLX_PAUSE();
+  // Wait for the workers; yield the core after a short spin, in case a worker is descheduled
+  // (other processes on the machine) and needs it to finish.
+  for (int i = 0; active_.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < 4000)
+      OLLMLX_PAUSE();
+    else
+      std::this_thread::yield();
+  }
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }
