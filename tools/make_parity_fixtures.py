@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Write tiny random llama-family MLX models plus mlx-lm reference outputs.
+"""Write tiny random MLX models of every supported architecture plus mlx-lm reference outputs.
 
     .venv/bin/python tools/make_parity_fixtures.py --out tests/fixtures/generated/parity
     .venv/bin/python tools/make_parity_fixtures.py --out DIR --only q4_g64_bf16_tied,rope_yarn_bf16
 
-Every model is built with mlx-lm's own classes (mlx_lm.models.llama.Model), cast with the
-same dtype rule as `mlx_lm.convert`, quantized with `mlx_lm.utils.quantize_model` (mixed
-recipes via `mlx_lm.convert.mixed_quant_predicate_builder`) and saved with
-`mlx_lm.utils.save_model` + `save_config`, i.e. exactly the files mlx-lm writes. Only the
-weight values are chosen here (seeded numpy), so that logits have a large spread and clear
-top-1/top-2 gaps (see "Weight design" in tools/README.md).
+Every model is built with mlx-lm's own classes (mlx_lm.models.<model_type>.Model for llama,
+mistral, qwen2, qwen3, phi3, gemma2, gemma3_text, gemma3), cast with the same dtype rule as
+`mlx_lm.convert`, quantized with `mlx_lm.utils.quantize_model` (affine, mxfp4, mxfp8, nvfp4;
+mixed recipes via `mlx_lm.convert.mixed_quant_predicate_builder`, per-path modes via a
+predicate returning `to_quantized` kwargs) and saved with `mlx_lm.utils.save_model` +
+`save_config`, i.e. exactly the files mlx-lm writes. Only the weight values are chosen here
+(seeded numpy), so that logits have a large spread and clear top-1/top-2 gaps (see "Weight
+design" in tools/README.md).
 
 Per case DIR/<case>/: config.json, model.safetensors (or model-0000k-of-0000N.safetensors),
 model.safetensors.index.json, reference.safetensors. DIR/manifest.json summarizes all cases.
@@ -82,16 +84,65 @@ BASE_CONFIG = {
 }
 
 
-def case(name, description, *, dtype="bfloat16", quant=None, config=None, seed=0,
-         shard_bytes=None, feature_off=None):
-    """quant: None | {"bits", "group_size"} | {"recipe": "mixed_3_6", "group_size", ...}.
+# Base configs of the other architectures: same tiny sizes, each family's own fields.
+_COMMON = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 3,
+           "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 384,
+           "max_position_embeddings": 2048, "bos_token_id": 1, "eos_token_id": 2}
+ARCH_CONFIGS = {
+    "llama": BASE_CONFIG,
+    "qwen2": {**_COMMON, "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+              "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "tie_word_embeddings": True,
+              "hidden_act": "silu", "use_sliding_window": False, "sliding_window": 8},
+    "qwen3": {**_COMMON, "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
+              "head_dim": 48, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+              "tie_word_embeddings": False, "attention_bias": False, "hidden_act": "silu"},
+    "phi3": {**_COMMON, "architectures": ["Phi3ForCausalLM"], "model_type": "phi3",
+             "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False,
+             "partial_rotary_factor": 1.0, "original_max_position_embeddings": 2048,
+             "hidden_act": "silu"},
+    "gemma2": {**_COMMON, "architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2",
+               "head_dim": 32, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+               "query_pre_attn_scalar": 48, "attn_logit_softcapping": 50.0,
+               "final_logit_softcapping": 30.0, "sliding_window": 8,
+               "hidden_activation": "gelu_pytorch_tanh"},
+    "gemma3_text": {**_COMMON, "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
+                    "num_hidden_layers": 6, "head_dim": 32, "rms_norm_eps": 1e-6,
+                    "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0,
+                    "query_pre_attn_scalar": 32, "sliding_window": 8,
+                    "sliding_window_pattern": 3, "rope_scaling": None,
+                    "hidden_activation": "gelu_pytorch_tanh"},
+}
+
+
+def gemma3_wrapper_config(text_overrides=None, **top):
+    """A `gemma3` (multimodal wrapper) config: the text model under text_config, vocab_size at
+    the top level (it overrides text_config's), no vision weights (mlx-lm drops them)."""
+    tc = copy.deepcopy(ARCH_CONFIGS["gemma3_text"])
+    for k in ("architectures", "bos_token_id", "eos_token_id"):
+        tc.pop(k)
+    tc.update(text_overrides or {})
+    cfg = {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+           "vocab_size": tc.pop("vocab_size"), "text_config": tc, "bos_token_id": 2,
+           "eos_token_id": [1, 106]}
+    cfg.update(top)
+    return cfg
+
+
+def case(name, description, *, arch="llama", dtype="bfloat16", quant=None, config=None, seed=0,
+         shard_bytes=None, feature_off=None, seq_lengths=SEQ_LENGTHS, full_config=None,
+         tweak=None, margin_target=REL_MARGIN_TARGET):
+    """quant: None | {"bits", "group_size"[, "mode"]} | {"mode": "mxfp4"|"mxfp8"|"nvfp4"}
+    | {"recipe": "mixed_3_6", "group_size", ...} | {..., "overrides": [(substring, kwargs)]}.
+    arch: which base config (ARCH_CONFIGS) `config` updates; full_config replaces it entirely.
     feature_off: config overrides that switch the case's special feature off; used only to
-    report how much the feature changes the logits (manifest "feature_effect")."""
-    cfg = copy.deepcopy(BASE_CONFIG)
+    report how much the feature changes the logits (manifest "feature_effect").
+    tweak: name of a post-design weight change (see TWEAKS)."""
+    cfg = copy.deepcopy(full_config if full_config is not None else ARCH_CONFIGS[arch])
     cfg.update(config or {})
     cfg["torch_dtype"] = dtype
     return {"name": name, "description": description, "dtype": dtype, "quant": quant,
-            "config": cfg, "seed": seed, "shard_bytes": shard_bytes, "feature_off": feature_off}
+            "config": cfg, "seed": seed, "shard_bytes": shard_bytes, "feature_off": feature_off,
+            "seq_lengths": tuple(seq_lengths), "tweak": tweak, "margin_target": margin_target}
 
 
 CASES = [
@@ -174,6 +225,98 @@ CASES = [
          "mapping every tensor (a module's weight/scales/biases may sit in different shards)",
          quant={"bits": 4, "group_size": 64}, config={"tie_word_embeddings": False},
          shard_bytes=100_000, seed=2000),
+
+    # ---- other architectures (issue 6) ----
+    case("qwen2_q4_g64_bf16_tied", "qwen2 (Qwen 2.5 0.5-3B style): q/k/v biases (o none), head_dim "
+         "= hidden/heads, rope_theta 1e6, tied embeddings; use_sliding_window false + "
+         "sliding_window 8 (ignored by mlx-lm); 4-bit g64 bf16",
+         arch="qwen2", quant={"bits": 4, "group_size": 64}, seed=3000),
+    case("qwen2_yarn_bf16_untied", "qwen2 (Qwen 2.5 7B+/1M style): untied lm_head, rope_scaling "
+         "yarn factor 4 original_max_position_embeddings 16; bf16",
+         arch="qwen2", config={"tie_word_embeddings": False,
+                               "rope_scaling": {"type": "yarn", "factor": 4.0,
+                                                "original_max_position_embeddings": 16}},
+         feature_off={"rope_scaling": None}, seed=3100),
+    case("qwen3_q4_g64_bf16", "qwen3: explicit head_dim 48 (!= hidden/heads = 32), per-head "
+         "q_norm/k_norm before RoPE, untied; 4-bit g64 bf16",
+         arch="qwen3", quant={"bits": 4, "group_size": 64}, seed=3200),
+    case("qwen3_bf16_tied_rope_parameters", "qwen3 with a transformers-5 style config: "
+         "rope_theta only inside rope_parameters (rope_type default), tied embeddings; bf16",
+         arch="qwen3", config={"tie_word_embeddings": True, "rope_theta": None,
+                               "rope_parameters": {"rope_type": "default", "rope_theta": 5000.0}},
+         seed=3300),
+    case("phi3_longrope_q4_g64_bf16", "phi3: fused qkv_proj and gate_up_proj, "
+         "partial_rotary_factor 0.75 (24 of 32 dims rotated), longrope with distinct long/short "
+         "factors, max_position_embeddings 4096 vs original 16 (mlx-lm: long factors always, "
+         "q/k scaled by sqrt(1+ln(256)/ln(16))); 4-bit g64 bf16, untied",
+         arch="phi3",
+         config={"partial_rotary_factor": 0.75, "max_position_embeddings": 4096,
+                 "original_max_position_embeddings": 16,
+                 "rope_scaling": {"type": "longrope",
+                                  "long_factor": [1.0 + 0.35 * i for i in range(12)],
+                                  "short_factor": [1.0] * 12}},
+         quant={"bits": 4, "group_size": 64}, feature_off={"rope_scaling": None}, seed=3400),
+    case("phi3_bf16_tied", "phi3 without rope scaling, all dims rotated, tied embeddings; bf16",
+         arch="phi3", config={"tie_word_embeddings": True}, seed=3500),
+    case("gemma2_q4_g64_bf16", "gemma2: (1+w) RMSNorms, four norms per block, embedding * "
+         "sqrt(hidden), query_pre_attn_scalar 48, attention soft-capping 50, final soft-capping "
+         "30, gelu_tanh MLP, always tied; sliding_window 8 in the config is ignored (mlx-lm); "
+         "4-bit g64 bf16", arch="gemma2", quant={"bits": 4, "group_size": 64}, seed=3600),
+    case("gemma2_f32_softcap10", "gemma2 float32 with attn_logit_softcapping 10 (scores really "
+         "capped) and final_logit_softcapping 20", arch="gemma2", dtype="float32",
+         config={"attn_logit_softcapping": 10.0, "final_logit_softcapping": 20.0},
+         feature_off={"attn_logit_softcapping": 1e9}, seed=3700),
+    case("gemma3_text_q4_g64_bf16", "gemma3_text: 6 layers, sliding_window 8 with "
+         "sliding_window_pattern 3 (layers 0,1,3,4 local with base 10000, 2 and 5 global with "
+         "base 1e6), q_norm/k_norm (1+w), embedding * bf16(sqrt(hidden)), tied (no lm_head); "
+         "sequences up to 70 tokens + 32 generated (rotating KV cache); 4-bit g64 bf16",
+         arch="gemma3_text", quant={"bits": 4, "group_size": 64}, seq_lengths=(7, 20, 70),
+         feature_off={"sliding_window": 4096}, seed=3800),
+    case("gemma3_text_bf16_untied_kv1", "gemma3_text with an lm_head (untied), 1 kv head "
+         "(Gemma-3-270M style), sliding_window 5 pattern 2; bf16",
+         arch="gemma3_text", tweak="keep_lm_head",
+         config={"num_key_value_heads": 1, "sliding_window": 5, "sliding_window_pattern": 2,
+                 "num_hidden_layers": 4},
+         seq_lengths=(7, 20, 45), feature_off={"sliding_window": 4096}, seed=3900),
+    case("gemma3_q4_g64_bf16", "gemma3 multimodal wrapper: text_config + top-level vocab_size, "
+         "weights under language_model., global layers with rope_scaling linear factor 8, "
+         "tied; 4-bit g64 bf16",
+         full_config=gemma3_wrapper_config({"rope_scaling": {"rope_type": "linear", "factor": 8.0}}),
+         quant={"bits": 4, "group_size": 64}, seq_lengths=(7, 20, 45), seed=4000),
+    case("gemma3_text_f16_clip", "gemma3_text float16 with one post_feedforward_layernorm "
+         "weight of 60000 in the last layer: the residual overflows float16 and mlx-lm's "
+         "clip_residual clamps it to 65504, after which that feature dominates every later "
+         "norm (hence the smaller margin target, 3.5%); tied", arch="gemma3_text",
+         dtype="float16", tweak="f16_overflow", seq_lengths=(7, 20, 45), seed=4105,
+         margin_target=0.035),
+
+    # ---- quantization modes beyond affine (issue 6) ----
+    case("mxfp4_bf16_tied", "llama, mxfp4 (E2M1 values, E8M0 scales, group 32, no biases), tied: "
+         "the QuantizedEmbedding lookup (bf16 by MLX's dequantize default) and as_linear logits",
+         quant={"mode": "mxfp4"}, seed=4200),
+    case("mxfp8_bf16_untied", "llama, mxfp8 (E4M3 values, E8M0 scales, group 32), untied",
+         quant={"mode": "mxfp8"}, config={"tie_word_embeddings": False}, seed=4300),
+    case("nvfp4_bf16_untied", "llama, nvfp4 (E2M1 values, E4M3 scales, group 16), untied",
+         quant={"mode": "nvfp4"}, config={"tie_word_embeddings": False}, seed=4400),
+    case("nvfp4_qwen3_tied", "qwen3 nvfp4, tied", arch="qwen3", quant={"mode": "nvfp4"},
+         config={"tie_word_embeddings": True}, seed=4500),
+    case("mxfp4_gemma3_text", "gemma3_text mxfp4, tied (fp embedding times bf16(sqrt(hidden)))",
+         arch="gemma3_text", quant={"mode": "mxfp4"}, seq_lengths=(7, 20, 45), seed=4600),
+    case("mixed_modes_qwen2", "qwen2 with per-path modes in the quantization block: mxfp4 by "
+         "default, down_proj affine 8-bit g64, v_proj nvfp4, lm_head mxfp8, "
+         "model.layers.1.mlp.up_proj left float",
+         arch="qwen2", config={"tie_word_embeddings": False},
+         quant={"mode": "mxfp4",
+                "overrides": [("down_proj", {"group_size": 64, "bits": 8, "mode": "affine"}),
+                              ("v_proj", {"group_size": 16, "bits": 4, "mode": "nvfp4"}),
+                              ("lm_head", {"group_size": 32, "bits": 8, "mode": "mxfp8"})],
+                "keep_float": ["model.layers.1.mlp.up_proj"]}, seed=4700),
+    case("mixed_4_6_phi3", "phi3 with mlx-lm's mixed_4_6 recipe (g64): 6-bit lm_head and "
+         "down_proj of the sensitive layers, 4-bit elsewhere (fused qkv_proj has no v_proj to "
+         "promote)", arch="phi3", config={"num_hidden_layers": 4},
+         quant={"recipe": "mixed_4_6", "group_size": 64, "bits": 4}, seed=4800),
+    case("mixed_2_6_gemma2", "gemma2 with mlx-lm's mixed_2_6 recipe (g32)", arch="gemma2",
+         quant={"recipe": "mixed_2_6", "group_size": 32, "bits": 2}, seed=4900),
 ]
 
 # --------------------------------------------------------------------------------------
@@ -186,19 +329,27 @@ VO_SCALE = 1.2
 SUCC_SCALE = 4.5   # untied lm_head: row v aligned with embedding of a "predecessor" token
 
 
+def text_config(cfg: dict) -> dict:
+    return cfg["text_config"] if cfg["model_type"] == "gemma3" else cfg
+
+
 def design_weights(model: nn.Module, cfg: dict, seed: int) -> None:
     """Assign seeded numpy values to every parameter of the (float) mlx-lm model."""
     rng = np.random.default_rng(seed)
     params = dict(tree_flatten(model.parameters()))
+    tc = text_config(cfg)
+    gemma = cfg["model_type"].startswith("gemma")  # RMSNorm weight w means a scale of 1 + w
+    prefix = "language_model." if cfg["model_type"] == "gemma3" else ""
     new = {}
     emb = None
-    for name, p in params.items():
+    for full_name, p in params.items():
+        name = full_name[len(prefix):] if full_name.startswith(prefix) else full_name
         shape = tuple(p.shape)
         if name == "model.embed_tokens.weight":
             v = rng.normal(0.0, EMB_STD, shape)
             emb = v
         elif name.endswith("norm.weight"):
-            v = rng.uniform(0.5, 1.5, shape)
+            v = rng.uniform(0.5, 1.5, shape) - (1.0 if gemma else 0.0)
         elif name.endswith(".bias"):
             v = rng.normal(0.0, 0.2, shape)
         elif name == "lm_head.weight":
@@ -210,19 +361,41 @@ def design_weights(model: nn.Module, cfg: dict, seed: int) -> None:
                 v *= QK_SCALE
             elif ".v_proj." in name or ".o_proj." in name:
                 v *= VO_SCALE
+            elif ".qkv_proj." in name:  # phi3: rows Q | K | V
+                hd = tc["hidden_size"] // tc["num_attention_heads"]
+                nq = tc["num_attention_heads"] * hd
+                nk = tc.get("num_key_value_heads", tc["num_attention_heads"]) * hd
+                v[: nq + nk] *= QK_SCALE
+                v[nq + nk:] *= VO_SCALE
         else:
-            raise RuntimeError(f"unexpected parameter {name} {shape}")
-        new[name] = mx.array(v.astype(np.float32))
-    if "lm_head.weight" in params:
-        vocab = params["lm_head.weight"].shape[0]
+            raise RuntimeError(f"unexpected parameter {full_name} {shape}")
+        new[full_name] = mx.array(v.astype(np.float32))
+    if prefix + "lm_head.weight" in params:
+        vocab = params[prefix + "lm_head.weight"].shape[0]
         # A single random cycle over the vocabulary: lm_head row succ(t) ~ embedding of t, so
         # the argmax tends to walk the cycle (varied greedy output, no short loops).
         order = rng.permutation(vocab)
         pred = np.empty(vocab, dtype=np.int64)
         pred[order[(np.arange(vocab) + 1) % vocab]] = order
         w = SUCC_SCALE * 0.1 * emb[pred] / EMB_STD + rng.normal(0.0, 0.1, emb.shape)
-        new["lm_head.weight"] = mx.array(w.astype(np.float32))
+        new[prefix + "lm_head.weight"] = mx.array(w.astype(np.float32))
     model.update(tree_unflatten(list(new.items())))
+
+
+def _tweak_f16_overflow(model, cfg):
+    """Last layer's post_feedforward_layernorm: weight 60000 on feature 0, so (1 + w) * x
+    overflows float16 wherever |x| > ~1.1 and clip_residual has to clamp the residual stream."""
+    norm = model.model.layers[-1].post_feedforward_layernorm
+    w = np.array(norm.weight.astype(mx.float32))
+    w[0] = 60000.0
+    norm.weight = mx.array(w)
+
+
+TWEAKS = {"f16_overflow": _tweak_f16_overflow}
+
+
+def gemma3_text_module(model):
+    return model.language_model if hasattr(model, "language_model") else model
 
 
 # --------------------------------------------------------------------------------------
@@ -253,7 +426,14 @@ def build_and_save(c: dict, seed: int, out: Path) -> dict:
     mx.random.seed(seed)
     model_class, args_class = mlu._get_classes(cfg)   # honours MODEL_REMAPPING (mistral)
     model = model_class(args_class.from_dict(cfg))
+    if cfg["model_type"] in ("gemma3_text", "gemma3") and c["tweak"] != "keep_lm_head":
+        # gemma3 is tied iff the checkpoint has no lm_head: drop it as mlx-lm's sanitize does.
+        text = gemma3_text_module(model)
+        text.tie_word_embeddings = True
+        text.pop("lm_head")
     design_weights(model, cfg, seed)
+    if c["tweak"] in TWEAKS:
+        TWEAKS[c["tweak"]](model, cfg)
 
     # dtype cast exactly as mlx_lm.convert does it
     dtype = DTYPES[c["dtype"]]
@@ -269,17 +449,21 @@ def build_and_save(c: dict, seed: int, out: Path) -> dict:
     q = c["quant"]
     if q is not None:
         predicate = None
-        if "recipe" in q:
-            recipe_pred = mixed_quant_predicate_builder(q["recipe"], model, q["group_size"])
-            keep_float = set(q.get("keep_float", []))
-
+        keep_float = set(q.get("keep_float", []))
+        overrides = q.get("overrides", [])
+        recipe_pred = (mixed_quant_predicate_builder(q["recipe"], model, q["group_size"])
+                       if "recipe" in q else None)
+        if keep_float or overrides or recipe_pred:
             def predicate(path, module):
                 if path in keep_float:
                     return False
-                return recipe_pred(path, module)
+                for key, kwargs in overrides:
+                    if key in path:
+                        return dict(kwargs)
+                return recipe_pred(path, module) if recipe_pred else True
 
-        model, cfg = mlu.quantize_model(model, cfg, q["group_size"], q["bits"], mode="affine",
-                                        quant_predicate=predicate)
+        model, cfg = mlu.quantize_model(model, cfg, q.get("group_size"), q.get("bits"),
+                                        mode=q.get("mode", "affine"), quant_predicate=predicate)
 
     if out.exists():
         shutil.rmtree(out)
@@ -335,7 +519,7 @@ def evaluate(c: dict, out: Path, seed: int) -> dict:
     model, cfg = mlu.load_model(out)
     vocab = cfg["vocab_size"]
     rng = np.random.default_rng(seed + 7)
-    seqs = [rng.integers(0, vocab, size=n).astype(np.int32) for n in SEQ_LENGTHS]
+    seqs = [rng.integers(0, vocab, size=n).astype(np.int32) for n in c["seq_lengths"]]
     ref, stats = {}, {"margin_logits": [], "margin_greedy": [], "max_abs": [], "greedy": []}
     for i, t in enumerate(seqs):
         lg = full_logits(model, t)
@@ -392,7 +576,7 @@ def make_case(c: dict, root: Path, verbose: bool = True) -> dict:
             best = cand
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-        if rel >= REL_MARGIN_TARGET:
+        if rel >= c["margin_target"]:
             break
     rel, seed, tmp, ev, cfg = best
     if final.exists():
@@ -403,17 +587,18 @@ def make_case(c: dict, root: Path, verbose: bool = True) -> dict:
     st = ev["stats"]
     effect = feature_effect(c, final, ev)
     shards = sorted(p.name for p in final.glob("model*.safetensors"))
+    weight_map = json.loads((final / "model.safetensors.index.json").read_text())["weight_map"]
     entry = {
         "name": c["name"],
         "description": c["description"],
         "model_type": cfg["model_type"],
         "dtype": c["dtype"],
         "quantization": cfg.get("quantization"),
-        "sequences": len(SEQ_LENGTHS),
-        "sequence_lengths": list(SEQ_LENGTHS),
+        "sequences": len(c["seq_lengths"]),
+        "sequence_lengths": list(c["seq_lengths"]),
         "greedy_tokens": GREEDY_TOKENS,
         "vocab_size": cfg["vocab_size"],
-        "tie_word_embeddings": cfg["tie_word_embeddings"],
+        "tie_word_embeddings": not any(k.endswith("lm_head.weight") for k in weight_map),
         "min_top2_margin": min(min(st["margin_logits"]), min(st["margin_greedy"])),
         "min_top2_margin_logits": min(st["margin_logits"]),
         "min_top2_margin_greedy": min(st["margin_greedy"]),
@@ -425,7 +610,7 @@ def make_case(c: dict, root: Path, verbose: bool = True) -> dict:
         "seed": seed,
         "seed_tries": tries,
     }
-    if rel < REL_MARGIN_WARN:
+    if rel < min(REL_MARGIN_WARN, c["margin_target"]):
         print(f"WARNING: {c['name']}: small top-2 margin {entry['min_top2_margin']:.4g} "
               f"({rel:.3%} of max |logit| {entry['max_abs_logit']:.4g})", file=sys.stderr)
     if verbose:

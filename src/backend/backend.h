@@ -20,6 +20,7 @@
 #include "backend/rope_spec.h"
 #include "core/linear.h"
 #include "core/tensor.h"
+#include "util/error.h"
 
 namespace ollmlx {
 
@@ -69,6 +70,12 @@ class Backend {
   // Same norm applied to each head_dim-sized slice of x [T, H*head_dim] (qwen3/gemma3 q/k norms).
   virtual Tensor rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) = 0;
   virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
+  // a + b computed in float32 and clamped to [-bound, bound] before the rounding to the activation
+  // dtype (gemma3's clip_residual keeps float16 residual streams finite). Backends that do not
+  // implement it throw Error("backend").
+  virtual Tensor add_clipped(const Tensor& /*a*/, const Tensor& /*b*/, float /*bound*/) {
+    throw_error("backend", "{}: add_clipped (float16 gemma3 residuals) is not implemented", name());
+  }
   virtual Tensor scale(const Tensor& x, float s) = 0;
   // act(gate) * up, elementwise; gate/up [T, F].
   virtual Tensor gated_act(const Tensor& gate, const Tensor& up, Activation act) = 0;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "util/error.h"
 
 namespace ollmlx {
@@ -63,8 +65,33 @@ void validate_linear(const Linear& l) {
     expect_shape(l, "scales", l.scales, {l.out, l.in / gs});
     expect_shape(l, "biases", l.biases, {l.out, l.in / gs});
   } else {
-    throw_error("weights", "{}: quantization mode {} is not supported yet", l.name,
-                quant_str(l.quant));
+    // mxfp4 / mxfp8 / nvfp4: U32 codes (FP4 E2M1 nibbles or FP8 E4M3 bytes), U8 scales (E8M0
+    // for the mx modes, E4M3 for nvfp4), no biases.
+    const QuantMode m = l.quant.mode;
+    const int want_bits = m == QuantMode::MxFp8 ? 8 : 4;
+    const int want_gs = m == QuantMode::NvFp4 ? 16 : 32;
+    if (l.quant.bits != want_bits || l.quant.group_size != want_gs)
+      throw_error("weights", "{}: {} needs bits {} and group size {}, not {} and {}", l.name,
+                  quant_str(l.quant), want_bits, want_gs, l.quant.bits, l.quant.group_size);
+    if (l.in % want_gs != 0)
+      throw_error("weights", "{}: input dim {} not a multiple of group size {}", l.name, l.in,
+                  want_gs);
+    if (l.weight.dtype != DType::U32)
+      throw_error("weights", "{}.weight: quantized weight must be U32, found {}", l.name,
+                  dtype_name(l.weight.dtype));
+    expect_shape(l, "weight", l.weight, {l.out, l.in * want_bits / 32});
+    if (l.scales.empty()) throw_error("weights", "{}: {} layer needs scales", l.name, quant_str(l.quant));
+    if (l.scales.dtype != DType::U8)
+      throw_error("weights", "{}.scales: {} scales must be U8, found {}", l.name,
+                  quant_str(l.quant), dtype_name(l.scales.dtype));
+    expect_shape(l, "scales", l.scales, {l.out, l.in / want_gs});
+    if (!l.biases.empty())
+      throw_error("weights", "{}: {} layers have no biases", l.name, quant_str(l.quant));
+    if (!std::isfinite(l.global_scale) || l.global_scale < 0.0f)
+      throw_error("weights", "{}: global scale {} must be positive and finite", l.name,
+                  l.global_scale);
+    if (m != QuantMode::NvFp4 && l.global_scale != 0.0f)
+      throw_error("weights", "{}: only nvfp4 layers take a global scale", l.name);
   }
   if (l.has_bias()) {
     expect_float(l, "bias", l.bias);

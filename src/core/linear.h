@@ -4,6 +4,11 @@
 // Affine:    weight U32 [out, in*bits/32] (per-row little-endian bit stream, element k at bits
 //            [k*bits, (k+1)*bits)), scales and biases [out, in/group_size] (F32/F16/BF16);
 //            W[n, k] = scales[n, k/gs] * q[n, k] + biases[n, k/gs].
+// mxfp4/mxfp8/nvfp4 (MLX "mode"): weight U32 [out, in*bits/32] with FP4 E2M1 nibbles (element
+//            k at bits 4*(k%8) of word k/8) or FP8 E4M3 bytes (element k = byte k of the row),
+//            scales U8 [out, in/group_size]: E8M0 (2^(s-127); mx modes, group 32) or E4M3
+//            (nvfp4, group 16); no biases. W[n, k] = scale * value(q[n, k]); nvfp4 may carry a
+//            float32 global scale g, which multiplies every scale by g / (448 * 6) (mx.dequantize).
 // An embedding table is the same structure with out = vocab and in = hidden.
 #pragma once
 
@@ -34,6 +39,9 @@ struct Linear {
   Tensor scales;     // quantized only: [N, K/group_size]
   Tensor biases;     // affine only: [N, K/group_size]
   Tensor bias;       // optional [N] additive bias (not quantized)
+  // nvfp4 only: if > 0, effective scale = e4m3(scale) * global_scale / (448 * 6); 0 = none
+  // (mlx-lm's QuantizedLinear stores none).
+  float global_scale = 0.0f;
 
   bool quantized() const { return quant.mode != QuantMode::None; }
   bool has_bias() const { return !bias.empty(); }

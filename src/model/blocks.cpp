@@ -1,8 +1,14 @@
 #include "model/blocks.h"
 
+#include <fmt/format.h>
+
+#include <cstring>
 #include <set>
 
+#include "model/arch/arch.h"
 #include "util/error.h"
+#include "util/half.h"
+#include "util/unaligned.h"
 
 namespace ollmlx::blocks {
 
@@ -26,6 +32,24 @@ Tensor GatedMlp::forward(Backend& be, const Tensor& x) const {
   return be.linear(be.gated_act(g, u, act), down);
 }
 
+Tensor PreNormBlock::forward(Backend& be, const Tensor& h, KvCache& cache,
+                             const BatchLayout& batch) const {
+  Tensor x = be.add(h, attn.forward(be, be.rms_norm(h, attn_norm, eps), cache, batch));
+  return be.add(x, mlp.forward(be, be.rms_norm(x, mlp_norm, eps)));
+}
+
+Tensor SandwichBlock::forward(Backend& be, const Tensor& h, KvCache& cache,
+                              const BatchLayout& batch) const {
+  constexpr float kF16Max = 65504.0f;
+  auto residual = [&](const Tensor& a, const Tensor& b) {
+    return clip ? be.add_clipped(a, b, kF16Max) : be.add(a, b);
+  };
+  Tensor r = attn.forward(be, be.rms_norm(h, input_norm, eps), cache, batch);
+  Tensor x = residual(h, be.rms_norm(r, post_attn_norm, eps));
+  Tensor m = mlp.forward(be, be.rms_norm(x, pre_ffn_norm, eps));
+  return residual(x, be.rms_norm(m, post_ffn_norm, eps));
+}
+
 Tensor load_vector(const format::ModelDir& dir, Backend& be, const std::string& name, int64_t dim) {
   Tensor t = dir.weights().get(name, {dim});
   if (!is_float(t.dtype) || t.dtype == DType::F64)
@@ -34,23 +58,137 @@ Tensor load_vector(const format::ModelDir& dir, Backend& be, const std::string& 
   return be.load_tensor(t);
 }
 
+Tensor load_offset_norm(const format::ModelDir& dir, Backend& be, const std::string& name,
+                        int64_t dim, bool f32) {
+  const Tensor w = dir.weights().get(name, {dim});
+  if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
+    throw_error("weights", "{}: tensor '{}' must be F32, F16 or BF16, found {}", dir.path(), name,
+                dtype_name(w.dtype));
+  const DType out_dt = f32 ? DType::F32 : w.dtype;
+  Tensor t = make_host_tensor(out_dt, {dim});
+  for (int64_t i = 0; i < dim; ++i) {
+    float v = w.dtype == DType::F32    ? load_f32_at(w.data, i)
+              : w.dtype == DType::F16 ? f16_to_f32(load_u16_at(w.data, i))
+                                       : bf16_to_f32(load_u16_at(w.data, i));
+    v = 1.0f + v;
+    if (out_dt == DType::F32)
+      t.ptr<float>()[i] = v;
+    else if (out_dt == DType::F16)
+      t.ptr<uint16_t>()[i] = f32_to_f16(v);
+    else
+      t.ptr<uint16_t>()[i] = f32_to_bf16(v);
+  }
+  return be.load_tensor(t);
+}
+
 Linear load_linear(const format::ModelDir& dir, Backend& be, const std::string& path, int64_t out,
                    int64_t in) {
   return be.load_linear(dir.linear(path, out, in));
 }
 
+namespace {
+// Rows [begin, begin + count) of a row-major tensor (1-D: elements).
+Tensor row_view(const Tensor& t, int64_t begin, int64_t count) {
+  if (t.empty()) return t;
+  Tensor v = t;
+  const int64_t row_elems = t.rank() >= 2 ? t.numel() / t.dim(0) : 1;
+  v.shape[0] = count;
+  v.data = static_cast<uint8_t*>(t.data) +
+           static_cast<size_t>(begin * row_elems) * dtype_size(t.dtype);
+  return v;
+}
+}  // namespace
+
+Linear slice_rows(const Linear& l, int64_t begin, int64_t count, const std::string& name) {
+  if (begin < 0 || count <= 0 || begin + count > l.out)
+    throw_error("weights", "{}: rows [{}, {}) outside the {} outputs of the layer", l.name, begin,
+                begin + count, l.out);
+  Linear p = l;
+  p.name = name;
+  p.out = count;
+  p.weight = row_view(l.weight, begin, count);
+  p.scales = row_view(l.scales, begin, count);
+  p.biases = row_view(l.biases, begin, count);
+  p.bias = row_view(l.bias, begin, count);
+  validate_linear(p);
+  return p;
+}
+
+std::vector<Linear> load_fused_linear(const format::ModelDir& dir, Backend& be, const std::string& path,
+                                      const std::vector<int64_t>& parts, int64_t in) {
+  int64_t total = 0;
+  for (int64_t n : parts) total += n;
+  const Linear host = dir.linear(path, total, in);
+  std::vector<Linear> out;
+  int64_t begin = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out.push_back(be.load_linear(slice_rows(host, begin, parts[i], fmt::format("{}[{}]", path, i))));
+    begin += parts[i];
+  }
+  return out;
+}
+
+float round_to_dtype(float x, DType dt) {
+  if (dt == DType::BF16) return round_bf16(x);
+  if (dt == DType::F16) return round_f16(x);
+  return x;
+}
+
+namespace {
+bool fp_mode(const Linear& l) {
+  return l.quant.mode == QuantMode::MxFp4 || l.quant.mode == QuantMode::MxFp8 ||
+         l.quant.mode == QuantMode::NvFp4;
+}
+}  // namespace
+
 std::vector<DType> param_dtypes(const Linear& l) {
   std::vector<DType> d;
-  if (l.quantized())
-    d.push_back(l.scales.dtype);
-  else
+  // The fp modes' U8 scales are not float parameters: the layer computes in its input's dtype.
+  if (l.quantized()) {
+    if (!fp_mode(l)) d.push_back(l.scales.dtype);
+  } else {
     d.push_back(l.weight.dtype);
+  }
   if (l.has_bias()) d.push_back(l.bias.dtype);
   return d;
 }
 
 DType table_dtype(const Linear& table) {
+  // mx.dequantize without float scales returns bfloat16 (mxfp4/mxfp8/nvfp4 tables).
+  if (fp_mode(table)) return DType::BF16;
   return table.quantized() ? table.scales.dtype : table.weight.dtype;
+}
+
+DType lookup_dtype(const Linear& table, const ModelOptions& opt) {
+  if (fp_mode(table)) return DType::BF16;
+  return opt.activation_dtype.value_or(table_dtype(table));
+}
+
+void check_sizes(const Sizes& s, const std::string& file) {
+  if (s.hidden <= 0 || s.intermediate <= 0 || s.heads <= 0 || s.kv_heads <= 0 || s.vocab <= 0 ||
+      s.layers <= 0 || s.layers > 1024)
+    throw_error("config", "{}: invalid sizes (hidden {}, intermediate {}, heads {}/{}, vocab {}, layers {})",
+                file, s.hidden, s.intermediate, s.heads, s.kv_heads, s.vocab, s.layers);
+  if (s.heads % s.kv_heads != 0)
+    throw_error("config", "{}: {} attention heads not a multiple of {} key/value heads", file,
+                s.heads, s.kv_heads);
+  if (s.head_dim <= 0 || s.head_dim % 2 != 0 || s.head_dim > 1024)
+    throw_error("config", "{}: invalid head_dim {}", file, s.head_dim);
+}
+
+void ParamStats::add(const Linear& l) {
+  for (DType t : param_dtypes(l)) dtypes.push_back(t);
+  count += l.out * l.in + (l.has_bias() ? l.out : 0);
+}
+
+void ParamStats::add_embedding(const Linear& table) {
+  dtypes.push_back(table_dtype(table));
+  count += table.out * table.in;
+}
+
+void ParamStats::add(const Tensor& t) {
+  dtypes.push_back(t.dtype);
+  count += t.numel();
 }
 
 DType infer_activation_dtype(const std::vector<DType>& param_dtypes) {
@@ -103,6 +241,77 @@ std::vector<int32_t> config_eos_ids(const nlohmann::json& cfg) {
       if (v.is_number_integer()) ids.push_back(v.get<int32_t>());
   }
   return ids;
+}
+
+}  // namespace ollmlx::blocks
+
+namespace ollmlx::blocks {
+
+std::vector<int> layer_windows(const nlohmann::json& cfg, int64_t n_layers, const std::string& file) {
+  std::vector<int> windows(static_cast<size_t>(n_layers), 0);
+  if (!cfg.contains("layer_types") || cfg["layer_types"].is_null()) return windows;
+  const auto& lt = cfg["layer_types"];
+  if (!lt.is_array() || static_cast<int64_t>(lt.size()) != n_layers)
+    throw_error("config", "{}: layer_types must list {} layer types", file, n_layers);
+  for (int64_t i = 0; i < n_layers; ++i) {
+    const auto& v = lt[static_cast<size_t>(i)];
+    const std::string t = v.is_string() ? v.get<std::string>() : "";
+    if (t == "sliding_attention") {
+      const int64_t w = format::config_int(cfg, "sliding_window", file);
+      if (w <= 0 || w > (int64_t{1} << 30))
+        throw_error("config", "{}: sliding_window must be positive", file);
+      windows[static_cast<size_t>(i)] = static_cast<int>(w);
+    } else if (t != "full_attention") {
+      throw_error("config", "{}: unknown layer type '{}'", file, t);
+    }
+  }
+  return windows;
+}
+
+KvCacheSpec DecoderModel::kv_spec(int max_seqs, int max_context, int max_chunk) const {
+  KvCacheSpec s;
+  s.layers = kv_layers_;
+  s.dtype = info_.activation_dtype;
+  s.max_seqs = max_seqs;
+  s.max_context = max_context;
+  s.max_chunk = max_chunk;
+  return s;
+}
+
+void DecoderModel::begin_forward(const ForwardBatch& batch, const KvCache& cache) {
+  validate_batch(batch, cache, info_.vocab);
+  Backend& be = backend();
+  be.set_activation_dtype(info_.activation_dtype);
+  be.begin_pass();
+}
+
+void DecoderModel::end_forward(const Tensor& logits, const ForwardBatch& batch, KvCache& cache,
+                               Logits& out) {
+  backend().to_host(logits, out.data);
+  out.rows = static_cast<int64_t>(batch.logit_rows.size());
+  out.vocab = info_.vocab;
+  commit_batch(batch, cache);
+}
+
+void DecoderModel::set_info(const format::ModelDir& dir, const nlohmann::json& cfg, const Sizes& s,
+                            const ParamStats& stats, const ModelOptions& opt,
+                            int64_t context_length) {
+  info_.architecture = dir.model_type();
+  info_.n_layers = s.layers;
+  info_.hidden = s.hidden;
+  info_.vocab = s.vocab;
+  info_.n_heads = s.heads;
+  info_.n_kv_heads = s.kv_heads;
+  info_.head_dim = s.head_dim;
+  info_.intermediate = s.intermediate;
+  info_.context_length = context_length;
+  info_.n_params = stats.count;
+  info_.weight_bytes = dir.weights().total_bytes();
+  info_.activation_dtype = opt.activation_dtype.value_or(infer_activation_dtype(stats.dtypes));
+  info_.config_eos_ids = config_eos_ids(cfg);
+  if (cfg.contains("bos_token_id") && cfg["bos_token_id"].is_number_integer())
+    info_.bos_id = cfg["bos_token_id"].get<int32_t>();
+  info_.quantization = arch::describe_quantization(dir);
 }
 
 }  // namespace ollmlx::blocks

@@ -17,6 +17,12 @@ const std::map<std::string, Factory>& registry() {
   static const std::map<std::string, Factory> r = {
       {"llama", arch::make_llama},
       {"mistral", arch::make_llama},  // mlx-lm maps mistral onto its llama code
+      {"qwen2", arch::make_qwen2},
+      {"qwen3", arch::make_qwen3},
+      {"phi3", arch::make_phi3},
+      {"gemma2", arch::make_gemma2},
+      {"gemma3_text", arch::make_gemma3_text},
+      {"gemma3", arch::make_gemma3},
   };
   return r;
 }

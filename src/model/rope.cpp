@@ -39,14 +39,62 @@ std::vector<float> invert(const std::vector<float>& periods) {
 
 }  // namespace
 
-RopeSpec rope_from_config(const json& cfg, int dims, const std::string& file) {
+RopeSpec rope_plain(double base, int dims, bool traditional, double position_scale,
+                    const std::string& file) {
+  if (dims <= 0 || dims % 2 != 0)
+    throw_error("config", "{}: rotary dimensions must be positive and even, got {}", file, dims);
+  if (!(base > 0.0)) throw_error("config", "{}: rope base must be positive, got {}", file, base);
+  if (!(position_scale > 0.0) || !std::isfinite(position_scale))
+    throw_error("config", "{}: rope scale must be positive, got {}", file, position_scale);
+  RopeSpec spec;
+  spec.dims = dims;
+  spec.base = static_cast<float>(base);
+  spec.traditional = traditional;
+  spec.position_scale = static_cast<float>(position_scale);
+  spec.inv_freq = rope_inv_freq(spec.base, dims);
+  return spec;
+}
+
+RopeSpec rope_su_scaled(double base, int dims, const json& long_factor, int64_t max_pos,
+                        int64_t original_max_pos, const std::string& file) {
+  RopeSpec spec = rope_plain(base, dims, false, 1.0, file);
+  if (original_max_pos <= 0 || max_pos <= 0)
+    throw_error("config", "{}: longrope needs positive max_position_embeddings ({}) and "
+                "original_max_position_embeddings ({})", file, max_pos, original_max_pos);
+  std::vector<float> f = periods_f32(spec.base, dims);
+  if (long_factor.is_array()) {
+    if (long_factor.size() != f.size())
+      throw_error("config", "{}: rope_scaling long_factor has {} values, {} expected", file,
+                  long_factor.size(), f.size());
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (!long_factor[i].is_number())
+        throw_error("config", "{}: rope_scaling long_factor must be numbers", file);
+      f[i] *= long_factor[i].get<float>();
+    }
+  } else if (long_factor.is_number()) {
+    for (float& p : f) p *= long_factor.get<float>();
+  } else {
+    throw_error("config", "{}: rope_scaling long_factor must be a number or a list", file);
+  }
+  const double factor = static_cast<double>(max_pos) / static_cast<double>(original_max_pos);
+  spec.mscale = static_cast<float>(
+      factor <= 1.0 ? 1.0
+                    : std::sqrt(1.0 + std::log(factor) / std::log(static_cast<double>(original_max_pos))));
+  spec.inv_freq = invert(f);
+  return spec;
+}
+
+RopeSpec rope_from_config(const json& cfg, int dims, const std::string& file,
+                          const RopeDefaults& defaults) {
   if (dims <= 0 || dims % 2 != 0)
     throw_error("config", "{}: rotary dimensions must be positive and even, got {}", file, dims);
   RopeSpec spec;
   spec.dims = dims;
-  const double theta = cfg.contains("rope_theta") && cfg["rope_theta"].is_number()
-                           ? cfg["rope_theta"].get<double>()
-                           : 10000.0;
+  double theta = defaults.theta;
+  if (cfg.contains("rope_theta") && !cfg["rope_theta"].is_null()) {
+    if (!cfg["rope_theta"].is_number()) throw_error("config", "{}: rope_theta must be a number", file);
+    theta = cfg["rope_theta"].get<double>();
+  }
   if (!(theta > 0.0)) throw_error("config", "{}: rope_theta must be positive", file);
   const float base = static_cast<float>(theta);
   spec.base = base;
@@ -55,7 +103,7 @@ RopeSpec rope_from_config(const json& cfg, int dims, const std::string& file) {
   const int64_t max_pos = cfg.contains("max_position_embeddings") &&
                                   cfg["max_position_embeddings"].is_number_integer()
                               ? cfg["max_position_embeddings"].get<int64_t>()
-                              : 0;
+                              : defaults.max_position;
 
   spec.inv_freq = rope_inv_freq(base, dims);
   if (!cfg.contains("rope_scaling") || cfg["rope_scaling"].is_null()) return spec;

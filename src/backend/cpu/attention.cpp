@@ -4,12 +4,15 @@
 // Work is split into tasks of (sequence, kv head, query rows, query heads of that kv group); each
 // task walks the key range in tiles and keeps a running max / sum / accumulator per query vector
 // (online softmax, all float32). Keys/values of a tile are converted from the storage dtype to
-// float once per task and reused by all its query vectors. Tiles start at absolute multiples of
-// the tile size (split again where a ring buffer wraps), so the result for a query depends only on
-// its position and the cached keys -- not on how rows were batched or chunked into passes.
+// float once per task and reused by all its query vectors (ring buffers of sliding-window layers
+// are always copied out, in position order, so a tile never splits where a ring wraps). Tiles
+// start at absolute multiples of the tile size, so the result for a query depends only on its
+// position and the cached keys -- not on how rows were batched or chunked into passes, nor on the
+// ring's capacity.
 // Dot products and the weighted sums of values are vectorised with Highway (runtime dispatch).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -292,7 +295,7 @@ void AttendTask(const Job& job, const Task& task) {
   sc.mx.assign(M, -std::numeric_limits<float>::infinity());
   sc.l.assign(M, 0.0f);
   sc.s.resize(tile + 2 * N);
-  if (job.dtype != DType::F32) {
+  if (job.dtype != DType::F32 || st.ring) {
     sc.k.resize(tile * hd);
     sc.v.resize(tile * hd);
   }
@@ -300,18 +303,31 @@ void AttendTask(const Job& job, const Task& task) {
   const int32_t last = pos[rows - 1];
   int32_t j0 = first_key(pos[0], job.window);
   while (j0 <= last) {
-    int32_t j1 = std::min(last + 1, (j0 / job.tile + 1) * job.tile);
-    if (st.ring) j1 = std::min(j1, (j0 / st.capacity + 1) * st.capacity);
+    const int32_t j1 = std::min(last + 1, (j0 / job.tile + 1) * job.tile);
     const size_t n = static_cast<size_t>(j1 - j0);
-    const size_t first_row = static_cast<size_t>(st.ring ? j0 % st.capacity : j0);
     const float* kf;
     const float* vf;
-    if (job.dtype == DType::F32) {
-      kf = reinterpret_cast<const float*>(kbase) + first_row * hd;
-      vf = reinterpret_cast<const float*>(vbase) + first_row * hd;
+    if (job.dtype == DType::F32 && !st.ring) {
+      kf = reinterpret_cast<const float*>(kbase) + static_cast<size_t>(j0) * hd;
+      vf = reinterpret_cast<const float*>(vbase) + static_cast<size_t>(j0) * hd;
     } else {
-      ConvertRows(kbase + first_row * hd * esz, job.dtype, n * hd, sc.k.data());
-      ConvertRows(vbase + first_row * hd * esz, job.dtype, n * hd, sc.v.data());
+      // Positions [j0, j1) in order; in a ring (capacity > window + chunk >= n) they occupy at
+      // most two runs of rows.
+      size_t done = 0;
+      while (done < n) {
+        const int32_t p = j0 + static_cast<int32_t>(done);
+        const size_t row = static_cast<size_t>(st.ring ? p % st.capacity : p);
+        const size_t run = st.ring ? std::min(n - done, static_cast<size_t>(st.capacity) - row) : n;
+        const size_t off = row * hd * esz;
+        if (job.dtype == DType::F32) {
+          std::memcpy(sc.k.data() + done * hd, kbase + off, run * hd * sizeof(float));
+          std::memcpy(sc.v.data() + done * hd, vbase + off, run * hd * sizeof(float));
+        } else {
+          ConvertRows(kbase + off, job.dtype, run * hd, sc.k.data() + done * hd);
+          ConvertRows(vbase + off, job.dtype, run * hd, sc.v.data() + done * hd);
+        }
+        done += run;
+      }
       kf = sc.k.data();
       vf = sc.v.data();
     }

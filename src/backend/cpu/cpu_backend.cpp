@@ -1,5 +1,6 @@
 #include "backend/cpu/cpu_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <bit>
@@ -158,6 +159,19 @@ Tensor CpuBackend::add(const Tensor& a, const Tensor& b) {
   float* py = y.ptr<float>();
   const int64_t n = a.numel();
   for (int64_t i = 0; i < n; ++i) py[i] = pa[i] + pb[i];
+  finish(y);
+  return y;
+}
+
+Tensor CpuBackend::add_clipped(const Tensor& a, const Tensor& b, float bound) {
+  expect_same("add_clipped", a, b);
+  if (!(bound > 0.0f)) throw_error("cpu", "add_clipped: bound {} must be positive", bound);
+  Tensor y = alloc(a.dim(0), a.dim(1));
+  const float* pa = a.ptr<float>();
+  const float* pb = b.ptr<float>();
+  float* py = y.ptr<float>();
+  const int64_t n = a.numel();
+  for (int64_t i = 0; i < n; ++i) py[i] = std::clamp(pa[i] + pb[i], -bound, bound);
   finish(y);
   return y;
 }

@@ -52,6 +52,7 @@ class CpuBackend final : public Backend {
   Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override;
   Tensor rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) override;
   Tensor add(const Tensor& a, const Tensor& b) override;
+  Tensor add_clipped(const Tensor& a, const Tensor& b, float bound) override;
   Tensor scale(const Tensor& x, float s) override;
   Tensor gated_act(const Tensor& gate, const Tensor& up, Activation act) override;
   Tensor softcap(const Tensor& x, float cap) override;

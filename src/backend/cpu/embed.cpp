@@ -1,8 +1,9 @@
-// Embedding lookup on the CPU: rows of a dense (F32/F16/BF16) or affine-quantized table
-// [vocab, D], dequantized as scale * q + bias in the requested compute dtype (MLX: the scales'
-// dtype); the backend glue rounds the result to that dtype and to the activation dtype. Quantized rows are little-endian bit streams (mlx-format.md §1.5).
+// Embedding lookup on the CPU: rows of a dense (F32/F16/BF16), affine-quantized or
+// mxfp4/mxfp8/nvfp4 table [vocab, D], dequantized as scale * q + bias (affine) or scale * value
+// (fp modes) in the requested compute dtype (MLX: the scales' dtype; bf16 for the fp modes); the backend glue rounds the result to that dtype and to the activation dtype. Quantized rows are little-endian bit streams (mlx-format.md §1.5).
 #include <vector>
 
+#include "backend/cpu/fp_quant.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/packed_bits.h"
 #include "util/error.h"
@@ -38,7 +39,8 @@ void affine_row(const Linear& t, int64_t id, DType compute, float* y, std::vecto
 void embed(ThreadPool& pool, const Linear& table, const std::vector<int32_t>& ids, DType compute,
            float* y) {
   const bool affine = table.quant.mode == QuantMode::Affine;
-  if (table.quantized() && !affine)
+  const bool fp = fpq::is_fp_mode(table.quant.mode);
+  if (table.quantized() && !affine && !fp)
     throw_error("embed", "{}: {} embedding tables are not supported", table.name,
                 quant_str(table.quant));
   validate_linear(table);  // shapes and dtypes, so rows can be read without bounds checks
@@ -59,6 +61,8 @@ void embed(ThreadPool& pool, const Linear& table, const std::vector<int32_t>& id
       const int64_t id = ids[static_cast<size_t>(i)];
       if (affine)
         affine_row(table, id, compute, y + i * D, sc, bi);
+      else if (fp)  // scale * value, exact in float32; the glue rounds to `compute`
+        fpq::decode_row(table, id, 0, D, y + i * D);
       else
         to_f32(table.weight, id * D, D, y + i * D);
     }

@@ -10,15 +10,17 @@
 //    straight from the packed words (fused); prefill decodes 2 rows of q into a tile that the
 //    token-blocked kernel reuses. Both perform the same float operations per (row, token), so
 //    a row's result does not depend on the batch it is in.
-//  * dense F32/F16/BF16 and affine 3/5/6-bit ("natural" layout): 4 rows are dequantized
-//    (scale*q + bias in float32) into a tile, then a 4-row x 3-token dot-product kernel runs
-//    over all tokens (one path for every T).
+//  * dense F32/F16/BF16, affine 3/5/6-bit and the floating-point modes mxfp4/mxfp8/nvfp4
+//    ("natural" layout): 4 rows are dequantized (scale*q + bias, or scale*fp_value, in float32)
+//    into a tile, then a 4-row x 3-token dot-product kernel runs over all tokens (one path for
+//    every T).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/fp_quant.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/packed_bits.h"
 #include "util/error.h"
@@ -37,6 +39,7 @@ struct Job {
   ThreadPool* pool = nullptr;
   int64_t N = 0, K = 0;
   int bits = 0;        // 0 = dense
+  bool fp = false;     // mxfp4 / mxfp8 / nvfp4 (decoded by fp_quant.h)
   int group_size = 0;
   int64_t words = 0;   // uint32 words per quantized row
   int64_t groups = 0;  // groups per row
@@ -94,7 +97,7 @@ Layout MakeLayout(const Job& job) {
   const DF df;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   Layout lay;
-  lay.permuted = job.bits == 2 || job.bits == 4 || job.bits == 8;
+  lay.permuted = !job.fp && (job.bits == 2 || job.bits == 4 || job.bits == 8);
   if (lay.permuted) {
     lay.E = 32 / job.bits;
     lay.chunks = (job.words + L - 1) / L;
@@ -451,6 +454,14 @@ void DequantRows(const Job& job, const Layout& lay, int64_t n0, int64_t nr, floa
     }
     return;
   }
+  if (job.fp) {
+    for (int64_t r = 0; r < nr; ++r) {
+      float* out = tile + r * lay.KP;
+      fpq::decode_row(*job.w, n0 + r, 0, job.K, out);
+      std::fill(out + job.K, out + lay.KP, 0.0f);
+    }
+    return;
+  }
   s.scales.resize(static_cast<size_t>(job.groups + L));
   s.biases.resize(s.scales.size());
   float* sc = s.scales.data();
@@ -555,8 +566,9 @@ void linear(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float*
   job.N = w.out;
   job.K = w.in;
   if (w.quantized()) {
-    if (w.quant.mode != QuantMode::Affine)
-      throw_error("cpu", "linear {}: {} is not supported by the cpu backend yet", w.name,
+    job.fp = fpq::is_fp_mode(w.quant.mode);
+    if (!job.fp && w.quant.mode != QuantMode::Affine)
+      throw_error("cpu", "linear {}: {} is not supported by the cpu backend", w.name,
                   quant_str(w.quant));
     job.bits = w.quant.bits;
     job.group_size = w.quant.group_size;
