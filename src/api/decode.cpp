@@ -315,6 +315,54 @@ ModelCall decode_create(std::string_view body) {
   return call;
 }
 
+CreateRequest decode_create_request(std::string_view body) {
+  const Json obj = parse_request_object(body, "CreateRequest");
+  const GoCtx c{"CreateRequest", ""};
+  CreateRequest r;
+  std::string model, name;
+  for_each_field(obj,
+                 {"model", "name", "from", "template", "system", "license", "parameters",
+                  "messages", "files", "adapters", "quantize", "quantization"},
+                 [&](std::string_view f, const Json& x) {
+                   if (f == "model") model = go_string(x, c.at(f));
+                   else if (f == "name") name = go_string(x, c.at(f));
+                   else if (f == "from") r.from = go_string(x, c.at(f));
+                   else if (f == "template") r.template_ = go_string(x, c.at(f));
+                   else if (f == "system") r.system = go_string(x, c.at(f));
+                   else if (f == "license") {
+                     if (x.is_null()) return;
+                     std::string text;
+                     if (x.is_string()) {
+                       text = x.get<std::string>();
+                     } else {
+                       for (const auto& part : go_string_slice(x, c.at(f))) {
+                         if (!text.empty()) text += "\n";
+                         text += part;
+                       }
+                     }
+                     r.license = text;
+                   } else if (f == "parameters") {
+                     if (!x.is_null()) r.parameters = go_object(x, c.at(f), "map[string]interface {}");
+                   } else if (f == "messages") {
+                     if (x.is_null()) return;
+                     r.messages = go_array(x, c.at(f), "[]api.Message");
+                     for (const auto& m : r.messages) {
+                       if (!m.is_object()) throw ApiError(400, "messages must be objects with a role and content");
+                     }
+                   } else if (f == "files") {
+                     if (!x.is_null()) r.files = go_object(x, c.at(f), "map[string]string");
+                   } else if (f == "adapters") {
+                     if (!x.is_null()) r.adapters = go_object(x, c.at(f), "map[string]string");
+                   } else {
+                     const std::string q = go_string(x, c.at(f));
+                     if (!q.empty()) r.quantize = q;
+                   }
+                 });
+  r.model = either(model, name);
+  if (r.model.empty()) throw ApiError(400, "invalid model name");
+  return r;
+}
+
 EmbedCall decode_embed(std::string_view body) {
   const Json obj = parse_request_object(body, "EmbedRequest");
   const GoCtx c{"EmbedRequest", ""};

@@ -57,6 +57,10 @@ ModelCall decode_delete(std::string_view body);  // 400 `name "" is invalid`
 ModelCall decode_pull(std::string_view body);    // 400 "invalid model name"
 ModelCall decode_push(std::string_view body);    // 400 "model is required"
 ModelCall decode_create(std::string_view body);  // 400 "invalid model name"
+// The whole /api/create request (model or name, from, template, system, license as a string or
+// list, parameters, messages, files, adapters, quantize). 400 "invalid model name" without a
+// name; Go-style type errors for mistyped fields.
+CreateRequest decode_create_request(std::string_view body);
 
 // /api/embed and the legacy /api/embeddings.
 struct EmbedCall {

@@ -27,6 +27,15 @@ std::string encode_version(const std::string& version) {
   return go_json(Json{{"version", version}});
 }
 
+std::string encode_progress(const Progress& p) {
+  Json o = Json::object();
+  o["status"] = p.status;
+  if (!p.digest.empty()) o["digest"] = p.digest;
+  if (p.total != 0) o["total"] = p.total;
+  if (p.completed != 0) o["completed"] = p.completed;
+  return go_json(o);
+}
+
 Json details_json(const ModelDetails& d) {
   Json o = Json::object();
   o["parent_model"] = d.parent_model;

@@ -14,6 +14,8 @@ inline constexpr const char* kJsonUtf8 = "application/json; charset=utf-8";
 
 std::string encode_error(const std::string& message);  // {"error":"..."}
 std::string encode_version(const std::string& version);
+// One /api/pull or /api/create line: {"status","digest"?,"total"?,"completed"?}.
+std::string encode_progress(const Progress& p);
 // {"models":[...]} sorted by modified_at, newest first; never null.
 std::string encode_tags(std::vector<ModelEntry> models);
 // `system_override` (non-empty) replaces the shown system prompt, as ShowRequest.system does.

@@ -160,6 +160,37 @@ struct RunningModel {
   std::string backend;  // "cpu", "cuda", "mlx" (ollmlx extension)
 };
 
+// One progress event of /api/pull or /api/create (compat spec §1.9, §1.11): a status line, and
+// for a file transfer its digest, total and completed bytes (left out of the JSON while empty/0).
+struct Progress {
+  std::string status;
+  std::string digest;
+  int64_t total = 0;
+  int64_t completed = 0;
+};
+// Called for every progress event; returns false when the client is gone (the operation is then
+// cancelled: a pull keeps its partial files for the next pull to resume).
+using ProgressSink = std::function<bool(const Progress&)>;
+
+struct PullRequest {
+  std::string model;
+  bool insecure = false;
+};
+
+// /api/create: a new model name over an existing model (`from`) with its Modelfile layer
+// changed. `files`/`adapters`/`quantize` (imports and re-quantization) are decoded so that a
+// request using them gets a clear error until they are supported.
+struct CreateRequest {
+  std::string model;
+  std::string from;
+  std::optional<std::string> template_, system, license;
+  Json parameters;  // null or object {name: value | [values]}
+  Json messages;    // null or array of {role, content}
+  Json files;       // null or object {filename: "sha256:..."}
+  Json adapters;    // null or object
+  std::string quantize;
+};
+
 // Called for every chunk; returns false when the client is gone (the engine then stops the
 // generation and frees its slot within one decode step).
 using ChunkSink = std::function<bool(const CompletionChunk&)>;
@@ -175,6 +206,9 @@ class Service {
   virtual std::vector<RunningModel> running() = 0;
   virtual void copy(const std::string& source, const std::string& destination) = 0;
   virtual void remove(const std::string& name) = 0;
+  // Model store operations; a service without a store answers 501 naming the operation.
+  virtual void pull(const PullRequest& request, const ProgressSink& sink);
+  virtual void create(const CreateRequest& request, const ProgressSink& sink);
 };
 
 }  // namespace ollmlx::api

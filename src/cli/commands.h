@@ -14,6 +14,7 @@ void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_text_commands(CLI::App& app);  // tokenize, detokenize, render
+void add_serve_command(CLI::App& app);
 
 // Shared: parses "1,2,3" into token ids (throws Error("cli") on bad input).
 std::vector<int32_t> parse_token_list(const std::string& s);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   ollmlx::cli::add_bench_command(app);
   ollmlx::cli::add_generate_command(app);
   ollmlx::cli::add_text_commands(app);
+  ollmlx::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

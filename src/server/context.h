@@ -70,4 +70,9 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
 void serve_completion(Context& ctx, api::CompletionRequest request, bool stream,
                       std::unique_ptr<api::CompletionFormat> format);
 
+// Runs a store operation (pull, create) that reports progress through the sink it is given, and
+// answers with its NDJSON progress stream, or with the final status when stream is false.
+using ProgressOperation = std::function<void(const api::ProgressSink&)>;
+void serve_progress(Context& ctx, bool stream, const ProgressOperation& operation);
+
 }  // namespace ollmlx::server

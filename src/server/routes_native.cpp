@@ -90,22 +90,29 @@ void embeddings(Context& ctx, const std::string&) {
   no_embeddings(ctx, api::decode_embeddings(ctx.req.body).model);
 }
 
-constexpr const char* kNoStore =
-    " is not available yet in ollmlx: the model store is not implemented yet";
+constexpr const char* kNoStore = " is not available yet in ollmlx";
 
 void pull(Context& ctx, const std::string&) {
-  request_log().model = api::decode_pull(ctx.req.body).model;
-  throw ApiError(501, std::string("pull") + kNoStore);
+  const api::ModelCall call = api::decode_pull(ctx.req.body);
+  request_log().model = call.model;
+  api::PullRequest request;
+  request.model = call.model;
+  serve_progress(ctx, call.stream,
+                 [svc = &ctx.service, request](const api::ProgressSink& sink) { svc->pull(request, sink); });
 }
 
 void push(Context& ctx, const std::string&) {
   request_log().model = api::decode_push(ctx.req.body).model;
-  throw ApiError(501, std::string("push") + kNoStore);
+  throw ApiError(501, std::string("push") + kNoStore +
+                          ": models come from Hugging Face; upload them with huggingface-cli");
 }
 
 void create(Context& ctx, const std::string&) {
-  request_log().model = api::decode_create(ctx.req.body).model;
-  throw ApiError(501, std::string("create") + kNoStore);
+  const bool stream = api::decode_create(ctx.req.body).stream;
+  const api::CreateRequest request = api::decode_create_request(ctx.req.body);
+  request_log().model = request.model;
+  serve_progress(ctx, stream,
+                 [svc = &ctx.service, request](const api::ProgressSink& sink) { svc->create(request, sink); });
 }
 
 void blob(Context&, const std::string& digest) {

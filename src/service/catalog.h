@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "api/service.h"
+
 namespace ollmlx::service {
 
 struct CatalogEntry {
@@ -30,12 +32,20 @@ class ModelCatalog {
   virtual std::optional<CatalogEntry> find(const std::string& name) = 0;
   virtual void copy(const std::string& source, const std::string& destination) = 0;
   virtual void remove(const std::string& name) = 0;
+  // Store operations (a catalog without a store answers 501 naming the operation).
+  virtual void pull(const api::PullRequest& request, const api::ProgressSink& sink);
+  virtual void create(const api::CreateRequest& request, const api::ProgressSink& sink);
 };
 
 // Every folder below `root` holding a config.json is a model named "<relative path>:latest"
 // (lookups are case-insensitive; ":latest" may be omitted). Copies are recorded as aliases in
 // memory; remove deletes nothing on disk (it refuses).
 std::unique_ptr<ModelCatalog> make_directory_catalog(const std::string& root);
+
+// The model store (src/store): names from ollmlx manifests and the Hugging Face hub cache, pull
+// from the hub, create from an existing model. Store errors become ApiErrors with Ollama's
+// statuses and texts.
+std::unique_ptr<ModelCatalog> make_store_catalog();
 
 // "name" -> "name:latest" unless a tag is present (the tag follows the last ':' after the last '/').
 std::string with_default_tag(const std::string& name);

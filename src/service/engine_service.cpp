@@ -378,4 +378,12 @@ void EngineService::remove(const std::string& name) {
   catalog_->remove(name);
 }
 
+void EngineService::pull(const api::PullRequest& request, const api::ProgressSink& sink) {
+  catalog_->pull(request, sink);
+}
+
+void EngineService::create(const api::CreateRequest& request, const api::ProgressSink& sink) {
+  catalog_->create(request, sink);
+}
+
 }  // namespace ollmlx::service

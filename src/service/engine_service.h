@@ -23,6 +23,8 @@ class EngineService final : public api::Service {
   std::vector<api::RunningModel> running() override;
   void copy(const std::string& source, const std::string& destination) override;
   void remove(const std::string& name) override;
+  void pull(const api::PullRequest& request, const api::ProgressSink& sink) override;
+  void create(const api::CreateRequest& request, const api::ProgressSink& sink) override;
 
   Residency& residency() { return residency_; }
 
