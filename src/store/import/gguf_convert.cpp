@@ -1,0 +1,628 @@
+// GGUF -> MLX directory (gguf_convert.h). The structure follows tools/gguf_to_mlx.py function by
+// function so that the two stay easy to compare: plan every output tensor (names, dtypes,
+// shapes, the quantization block), validate, then write the shards tensor by tensor.
+#include "store/import/gguf_convert.h"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+#include <set>
+
+#include "store/files.h"
+#include "store/import/gguf_meta.h"
+#include "store/store_error.h"
+#include "store/import/gguf_quants.h"
+#include "store/import/safetensors_writer.h"
+#include "tokenizer/unicode.h"
+#include "util/half.h"
+
+namespace ollmlx::gguf {
+
+std::string unsupported_tokenizer_reason(const Header& h);  // gguf_tokenizer.cpp
+
+namespace {
+
+using OJson = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+constexpr double kF16Max = 65504.0;
+constexpr int64_t kMaxLayers = 4096;
+
+// GGUF names -> Hugging Face / MLX names for the llama architecture (reference §3).
+const std::map<std::string, std::string, std::less<>> kLayerMap = {
+    {"attn_norm", "input_layernorm"},       {"ffn_norm", "post_attention_layernorm"},
+    {"attn_q", "self_attn.q_proj"},         {"attn_k", "self_attn.k_proj"},
+    {"attn_v", "self_attn.v_proj"},         {"attn_output", "self_attn.o_proj"},
+    {"ffn_gate", "mlp.gate_proj"},          {"ffn_up", "mlp.up_proj"},
+    {"ffn_down", "mlp.down_proj"},
+};
+const std::map<std::string, std::string, std::less<>> kTopMap = {
+    {"token_embd", "model.embed_tokens"}, {"output_norm", "model.norm"}, {"output", "lm_head"}};
+
+struct HfName {
+  std::string module;  // "model.layers.3.self_attn.q_proj"
+  std::string suffix;  // "weight" | "bias"
+  std::string gguf_part;  // "attn_q", "token_embd", ...
+  int64_t layer = -1;
+};
+
+HfName hf_module_name(const Meta& meta, const std::string& name) {
+  const size_t dot = name.rfind('.');
+  const std::string base = dot == std::string::npos ? "" : name.substr(0, dot);
+  HfName r;
+  r.suffix = dot == std::string::npos ? name : name.substr(dot + 1);
+  if (dot == std::string::npos || (r.suffix != "weight" && r.suffix != "bias"))
+    meta.fail("unexpected tensor '{}'", name);
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t d = base.find('.', start);
+    parts.push_back(base.substr(start, d == std::string::npos ? std::string::npos : d - start));
+    if (d == std::string::npos) break;
+    start = d + 1;
+  }
+  auto all_digits = [](const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (parts.size() == 3 && parts[0] == "blk" && all_digits(parts[1]) && kLayerMap.count(parts[2])) {
+    // int() of the digits (leading zeros allowed); anything past block_count is refused later.
+    int64_t layer = 0;
+    for (char c : parts[1]) {
+      layer = layer * 10 + (c - '0');
+      if (layer > kMaxLayers * 16) meta.fail("tensor '{}': layer index out of range", name);
+    }
+    r.layer = layer;
+    r.gguf_part = parts[2];
+    r.module = fmt::format("model.layers.{}.{}", layer, kLayerMap.find(parts[2])->second);
+    return r;
+  }
+  if (parts.size() == 1 && kTopMap.count(parts[0])) {
+    r.gguf_part = parts[0];
+    r.module = kTopMap.find(parts[0])->second;
+    return r;
+  }
+  meta.fail("unsupported tensor '{}' for the llama architecture", name);
+}
+
+// llama.cpp Q/K row order -> HF order: HF row h*hd + a*hd/2 + b <- GGUF row h*hd + 2b + a.
+std::vector<int64_t> unpermute_map(const Meta& meta, int64_t rows, int64_t n_heads) {
+  if (n_heads <= 0 || rows % n_heads || (rows / n_heads) % 2)
+    meta.fail("cannot un-permute {} rows into {} heads", rows, n_heads);
+  const int64_t hd = rows / n_heads, half = hd / 2;
+  std::vector<int64_t> src(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t h = r / hd, w = r % hd, a = w / half, b = w % half;
+    src[static_cast<size_t>(r)] = h * hd + 2 * b + a;
+  }
+  return src;
+}
+
+// True when v is exactly representable (and finite) in f16.
+bool exact_f16(float v) {
+  const float back = f16_to_f32(f32_to_f16(v));
+  return std::isfinite(back) && back == v;
+}
+
+enum class Kind { QWeight, QScales, QBiases, Copy, Dequant };
+
+struct Out {
+  PlannedTensor t;
+  const TensorInfo* src = nullptr;
+  Kind kind = Kind::Copy;
+  int64_t perm_heads = 0;
+  bool f16 = true;  // scales/biases of Q4_0/Q8_0 and dequantized tensors: f16, else f32
+  int bits = 0;
+};
+
+struct QParam {
+  int bits, group_size;
+  std::string dtype;  // "float16" / "float32"
+};
+
+// Counter.most_common(1) over values in insertion order: ties go to the first seen.
+template <typename K>
+K most_common(const std::vector<std::pair<K, int64_t>>& counts) {
+  size_t best = 0;
+  for (size_t i = 1; i < counts.size(); ++i)
+    if (counts[i].second > counts[best].second) best = i;
+  return counts[best].first;
+}
+template <typename K>
+void count(std::vector<std::pair<K, int64_t>>& counts, const K& key, int64_t n) {
+  for (auto& [k, c] : counts)
+    if (k == key) {
+      c += n;
+      return;
+    }
+  counts.emplace_back(key, n);
+}
+
+std::string dtype_name(const std::string& st) {  // safetensors dtype -> numpy name
+  if (st == "F16") return "float16";
+  if (st == "BF16") return "bfloat16";
+  return "float32";
+}
+
+// llama.cpp's rope_freqs -> HF rope_scaling {"rope_type": "llama3", ...} (reference §5.2).
+OJson llama3_rope_scaling(const Meta& meta, const std::vector<float>& freqs, double base,
+                          int64_t head_dim, std::optional<int64_t> meta_orig) {
+  if (freqs.empty() || static_cast<int64_t>(freqs.size()) != head_dim / 2)
+    meta.fail("rope_freqs.weight has {} values, expected head_dim/2 = {}", freqs.size(), head_dim / 2);
+  float fmax = freqs[0];
+  for (float f : freqs) fmax = std::isnan(f) || std::isnan(fmax) ? NAN : std::max(fmax, f);
+  const double factor = fmax;
+  std::vector<int64_t> origs;
+  for (int64_t o : {meta_orig.value_or(0), int64_t{8192}, int64_t{4096}, int64_t{2048}, int64_t{16384}, int64_t{32768}})
+    if (o && std::find(origs.begin(), origs.end(), o) == origs.end()) origs.push_back(o);
+  const std::pair<double, double> lows_highs[] = {{1.0, 4.0}, {1.0, 2.0}, {2.0, 4.0}};
+  for (int64_t orig : origs) {
+    for (const auto& [low, high] : lows_highs) {
+      const double low_wl = static_cast<double>(orig) / low, high_wl = static_cast<double>(orig) / high;
+      bool ok = true;
+      for (size_t k = 0; k < freqs.size() && ok; ++k) {
+        const double i = 2.0 * static_cast<double>(k);
+        const double wavelen = 2 * std::numbers::pi * std::pow(base, i / static_cast<double>(head_dim));
+        double expect = 1.0;
+        if (wavelen > low_wl) expect = factor;
+        if (wavelen >= high_wl && wavelen <= low_wl) {
+          const double s = (static_cast<double>(orig) / wavelen - low) / (high - low);
+          expect = 1.0 / ((1 - s) / factor + s);
+        }
+        const double f = freqs[k];
+        ok = std::fabs(expect - f) <= 1e-4 + 1e-3 * std::fabs(f);  // np.allclose(expect, freqs)
+      }
+      if (ok)
+        return OJson{{"rope_type", "llama3"}, {"factor", factor}, {"low_freq_factor", low},
+                     {"high_freq_factor", high}, {"original_max_position_embeddings", orig}};
+    }
+  }
+  meta.fail("rope_freqs.weight does not match any llama3 rope scaling that mlx-lm can express");
+}
+
+std::string quant_dtype(bool f16) { return f16 ? "F16" : "F32"; }
+
+void put_f16_or_f32(std::vector<uint8_t>& out, const float* v, size_t n, bool f16) {
+  const size_t at = out.size();
+  if (f16) {
+    out.resize(at + 2 * n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t h = f32_to_f16(v[i]);
+      std::memcpy(out.data() + at + 2 * i, &h, 2);
+    }
+  } else {
+    out.resize(at + 4 * n);
+    std::memcpy(out.data() + at, v, 4 * n);
+  }
+}
+
+// The bytes of one planned tensor.
+void produce(const Meta& meta, const Out& o, std::vector<uint8_t>& out) {
+  const TensorInfo& t = *o.src;
+  const TypeTraits* tt = type_traits(t.type);
+  if (o.kind == Kind::QWeight || o.kind == Kind::QScales || o.kind == Kind::QBiases) {
+    const int64_t k = t.ne[0], n = t.ne[1];
+    const int64_t row_bytes = k / tt->block_size * tt->type_size, groups = k / 32;
+    std::vector<int64_t> perm;
+    if (o.perm_heads) perm = unpermute_map(meta, n, o.perm_heads);
+    std::vector<uint8_t> w(static_cast<size_t>(k * o.bits / 8));
+    std::vector<float> sc(static_cast<size_t>(groups)), bi(static_cast<size_t>(groups));
+    std::vector<uint16_t> sc16(static_cast<size_t>(groups)), bi16(static_cast<size_t>(groups));
+    out.reserve(o.t.nbytes);
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t sr = perm.empty() ? r : perm[static_cast<size_t>(r)];
+      const uint8_t* src = t.data + sr * row_bytes;
+      const bool raw16 = t.ttype() == TensorType::Q4_1;
+      switch (t.ttype()) {
+        case TensorType::Q4_0: q4_0_row_to_mlx(src, k, w.data(), sc.data(), bi.data()); break;
+        case TensorType::Q4_1: q4_1_row_to_mlx(src, k, w.data(), sc16.data(), bi16.data()); break;
+        case TensorType::Q8_0: q8_0_row_to_mlx(src, k, w.data(), sc.data(), bi.data()); break;
+        default: OLLMLX_ASSERT(false);
+      }
+      if (o.kind == Kind::QWeight) {
+        out.insert(out.end(), w.begin(), w.end());
+      } else if (raw16) {
+        const std::vector<uint16_t>& v = o.kind == Kind::QScales ? sc16 : bi16;
+        const size_t at = out.size();
+        out.resize(at + 2 * v.size());
+        std::memcpy(out.data() + at, v.data(), 2 * v.size());
+      } else {
+        const std::vector<float>& v = o.kind == Kind::QScales ? sc : bi;
+        put_f16_or_f32(out, v.data(), v.size(), o.f16);
+      }
+    }
+    return;
+  }
+  // Copy / Dequant: rows along the first HF axis (ne's last), permuted for q/k.
+  const std::vector<int64_t> shape = t.hf_shape();
+  const int64_t rows = shape.empty() ? 1 : shape[0];
+  const int64_t per_row = rows == 0 ? 0 : t.elements / rows;
+  std::vector<int64_t> perm;
+  if (o.perm_heads) perm = unpermute_map(meta, rows, o.perm_heads);
+  if (o.kind == Kind::Copy) {
+    const uint64_t row_bytes = rows == 0 ? 0 : t.nbytes / static_cast<uint64_t>(rows);
+    out.resize(t.nbytes);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t sr = perm.empty() ? r : perm[static_cast<size_t>(r)];
+      std::memcpy(out.data() + r * row_bytes, t.data + sr * row_bytes, row_bytes);
+    }
+    return;
+  }
+  std::vector<float> f(static_cast<size_t>(t.elements));
+  dequantize(t.type, t.data, t.elements, f.data());
+  if (!perm.empty()) {
+    std::vector<float> p(f.size());
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(p.data() + r * per_row, f.data() + perm[static_cast<size_t>(r)] * per_row,
+                  static_cast<size_t>(per_row) * 4);
+    f.swap(p);
+  }
+  put_f16_or_f32(out, f.data(), f.size(), o.f16);
+}
+
+std::string join_missing(const std::vector<std::string>& missing) {
+  std::string s = "[";
+  for (size_t i = 0; i < missing.size() && i < 8; ++i) s += (i ? ", '" : "'") + missing[i] + "'";
+  s += "]";
+  if (missing.size() > 8) s += " ...";
+  return s;
+}
+
+}  // namespace
+
+std::string unsupported_reason(const Header& h) {
+  const Value* arch = h.find("general.architecture");
+  if (!arch) return "missing required GGUF key 'general.architecture'";
+  if (!arch->is_string()) return "general.architecture is not a string";
+  if (arch->s != "llama")
+    return fmt::format("unsupported architecture '{}' (supported: llama)",
+                       std::string(arch->s.substr(0, 64)));
+  if (const Value* sc = h.find("split.count"); sc && sc->f != 0 && sc->f != 1)
+    return "split GGUF files are not supported";
+  return unsupported_tokenizer_reason(h);
+}
+
+ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const ConvertOptions& options) {
+  const Header& h = file.header();
+  const Meta meta(h, file.path());
+  auto log = [&](const std::string& s) {
+    if (options.log) options.log(s);
+  };
+  ConvertReport rep;
+  const Value& arch_v = meta.req("general.architecture");
+  if (!arch_v.is_string()) meta.fail("general.architecture must be a string");
+  rep.architecture = std::string(arch_v.s);
+  if (const std::string why = unsupported_reason(h); !why.empty()) meta.fail("{}", why);
+  if (auto n = meta.opt_string("general.name")) rep.general_name = std::string(*n);
+
+  const std::string A = rep.architecture + ".";
+  const int64_t hidden = meta.req_int(A + "embedding_length");
+  const int64_t n_layers = meta.req_int(A + "block_count");
+  if (!(0 < n_layers && n_layers <= kMaxLayers)) meta.fail("implausible block_count {}", n_layers);
+  const Value& n_head_v = meta.req(A + "attention.head_count");
+  const Value* n_kv_v = meta.get(A + "attention.head_count_kv");
+  if (n_head_v.is_array() || (n_kv_v && n_kv_v->is_array()))
+    meta.fail("per-layer head counts are not supported");
+  const int64_t n_head = meta.as_int(A + "attention.head_count", n_head_v);
+  const int64_t n_kv = n_kv_v ? meta.as_int(A + "attention.head_count_kv", *n_kv_v) : n_head;
+  if (n_head <= 0 || n_kv <= 0 || n_head % n_kv) meta.fail("bad head counts {}/{}", n_head, n_kv);
+  int64_t head_dim = meta.opt_int(A + "attention.key_length").value_or(0);
+  if (!head_dim) head_dim = meta.opt_int(A + "rope.dimension_count").value_or(0);
+  if (!head_dim) head_dim = hidden / n_head;
+  if (auto vkey = meta.opt_int(A + "attention.value_length"); vkey && *vkey != head_dim)
+    meta.fail("key_length != value_length is not supported for llama");
+  if (auto rd = meta.opt_int(A + "rope.dimension_count"); rd && *rd != head_dim)
+    meta.fail("partial rotary (rope.dimension_count {} != head_dim {}) is not supported by mlx-lm llama",
+              *rd, head_dim);
+  const int64_t ffn = meta.req_int(A + "feed_forward_length");
+  const double eps = meta.opt_float(A + "attention.layer_norm_rms_epsilon", 1e-5);
+  const double rope_theta = meta.opt_float(A + "rope.freq_base", 10000.0);
+  const Value* ctx_v = meta.get(A + "context_length");
+  const int64_t ctx_len = ctx_v ? meta.as_int(A + "context_length", *ctx_v) : 0;
+  // Sizes the writer relies on (beyond the Python, which leaves these to mlx-lm's loader).
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
+  for (auto [what, v] : {std::pair<const char*, int64_t>{"embedding_length", hidden}, {"head dim", head_dim},
+                         {"feed_forward_length", ffn}, {"head_count", n_head}})
+    if (v <= 0 || v > kMaxDim) meta.fail("implausible {} {}", what, v);
+
+  const TensorInfo* embd = h.tensor("token_embd.weight");
+  if (!embd) meta.fail("missing token_embd.weight");
+  if (embd->ne.size() < 2) meta.fail("token_embd.weight must have 2 dimensions");
+  int64_t vocab = meta.opt_int(A + "vocab_size").value_or(0);
+  if (!vocab) vocab = embd->ne[1];
+  if (embd->ne[1] != vocab) meta.fail("token_embd rows != vocab_size");
+  const bool tied = h.tensor("output.weight") == nullptr;
+
+  // ---- plan every output tensor
+  std::vector<Out> outs;
+  std::set<std::string> out_names;
+  std::vector<std::pair<std::string, QParam>> qparams;  // module -> params, tensor order
+  std::vector<std::pair<std::string, int64_t>> float_dtypes;
+  OJson rope_scaling;  // null unless rope_freqs / rope.scaling say otherwise
+  std::vector<float> scratch;
+  auto add = [&](Out o) {
+    if (!out_names.insert(o.t.name).second) meta.fail("two tensors map to '{}'", o.t.name);
+    outs.push_back(std::move(o));
+  };
+  for (const TensorInfo& t : h.tensors) {
+    rep.tensor_types[type_name(t.type)] += 1;
+    if (t.name == "rope_freqs.weight") {
+      if (!can_dequantize(t.type)) meta.fail("rope_freqs.weight has type {}", type_name(t.type));
+      std::vector<float> freqs(static_cast<size_t>(t.elements));
+      dequantize(t.type, t.data, t.elements, freqs.data());
+      rope_scaling = llama3_rope_scaling(meta, freqs, rope_theta, head_dim,
+                                         meta.opt_int(A + "rope.scaling.original_context_length"));
+      continue;
+    }
+    const HfName hn = hf_module_name(meta, t.name);
+    if (hn.layer >= n_layers)
+      meta.fail("tensor '{}' belongs to layer {}, but block_count is {}", t.name, hn.layer, n_layers);
+    int64_t perm_heads = 0;
+    if (hn.gguf_part == "attn_q") perm_heads = n_head;
+    if (hn.gguf_part == "attn_k") perm_heads = n_kv;
+    const TensorType qt = t.ttype();
+    const bool direct = qt == TensorType::Q4_0 || qt == TensorType::Q4_1 || qt == TensorType::Q8_0;
+    if (direct && hn.suffix == "weight" && t.ne.size() == 2) {
+      const int64_t k = t.ne[0], n = t.ne[1];
+      if (perm_heads) unpermute_map(meta, n, perm_heads);  // validates
+      const int bits = qt == TensorType::Q8_0 ? 8 : 4;
+      bool f16 = true;
+      if (qt != TensorType::Q4_1) {  // f16 scales/biases unless some value is not exact in f16
+        const float mult = qt == TensorType::Q8_0 ? -128.0f : -8.0f;
+        const int64_t bs = type_traits(t.type)->type_size;
+        for (int64_t b = 0; b < t.elements / 32 && f16; ++b) {
+          uint16_t d16;
+          std::memcpy(&d16, t.data + b * bs, 2);
+          const float d = f16_to_f32(d16);
+          f16 = exact_f16(d) && exact_f16(mult * d);
+        }
+      }
+      const std::string dt = qt == TensorType::Q4_1 ? "F16" : quant_dtype(f16);
+      Out w{{hn.module + ".weight", "U32", {n, k * bits / 32}, static_cast<uint64_t>(n * k * bits / 8)},
+            &t, Kind::QWeight, perm_heads, f16, bits};
+      const uint64_t sb = static_cast<uint64_t>(n * (k / 32)) * (dt == "F16" ? 2 : 4);
+      Out s{{hn.module + ".scales", dt, {n, k / 32}, sb}, &t, Kind::QScales, perm_heads, f16, bits};
+      Out b{{hn.module + ".biases", dt, {n, k / 32}, sb}, &t, Kind::QBiases, perm_heads, f16, bits};
+      add(std::move(w));
+      add(std::move(s));
+      add(std::move(b));
+      qparams.emplace_back(hn.module, QParam{bits, 32, dtype_name(dt)});
+      continue;
+    }
+    Out o;
+    o.src = &t;
+    o.perm_heads = perm_heads;
+    o.t.name = hn.module + "." + hn.suffix;
+    o.t.shape = t.hf_shape();
+    if (perm_heads) unpermute_map(meta, o.t.shape.empty() ? 1 : o.t.shape[0], perm_heads);
+    if (qt == TensorType::F32 || qt == TensorType::F16 || qt == TensorType::BF16) {
+      o.kind = Kind::Copy;
+      o.t.dtype = qt == TensorType::F32 ? "F32" : qt == TensorType::F16 ? "F16" : "BF16";
+      o.t.nbytes = t.nbytes;
+    } else {
+      if (!can_dequantize(t.type))
+        meta.fail("cannot dequantize {} of type {}: not supported by ollmlx's importer yet", t.name,
+                  type_name(t.type));
+      o.kind = Kind::Dequant;
+      bool f16 = !options.dequant_f32;
+      if (f16) {  // float16 when every value fits (|x| <= 65504, no NaN), as the Python decides
+        scratch.resize(static_cast<size_t>(t.elements));
+        dequantize(t.type, t.data, t.elements, scratch.data());
+        for (float x : scratch)
+          if (!(std::fabs(static_cast<double>(x)) <= kF16Max)) {
+            f16 = false;
+            break;
+          }
+      }
+      o.f16 = f16;
+      o.t.dtype = f16 ? "F16" : "F32";
+      o.t.nbytes = static_cast<uint64_t>(t.elements) * (f16 ? 2 : 4);
+      rep.dequantized.push_back(fmt::format("{} ({} -> {})", t.name, type_name(t.type),
+                                            f16 ? "float16" : "float32"));
+    }
+    count(float_dtypes, dtype_name(o.t.dtype), t.elements);
+    add(std::move(o));
+  }
+  scratch.clear();
+  scratch.shrink_to_fit();
+
+  // ---- quantization block
+  OJson quantization;
+  if (!qparams.empty()) {
+    std::vector<std::pair<std::pair<int, int>, int64_t>> bits_counts;
+    for (const auto& [m, q] : qparams) count(bits_counts, std::pair<int, int>{q.bits, q.group_size}, 1);
+    const auto def = most_common(bits_counts);
+    quantization = OJson{{"group_size", def.second}, {"bits", def.first}, {"mode", "affine"}};
+    std::vector<std::pair<std::string, QParam>> sorted = qparams;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [m, q] : sorted)
+      if (std::pair<int, int>{q.bits, q.group_size} != def)
+        quantization[m] = OJson{{"group_size", q.group_size}, {"bits", q.bits}, {"mode", "affine"}};
+  }
+  std::string torch_dtype;
+  if (!qparams.empty()) {
+    std::vector<std::pair<std::string, int64_t>> sd;
+    for (const auto& [m, q] : qparams) count(sd, q.dtype, 1);
+    torch_dtype = most_common(sd);
+  } else {
+    std::vector<std::pair<std::string, int64_t>> by_count = float_dtypes;
+    std::stable_sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    torch_dtype = by_count.empty() ? "float16" : by_count[0].first;
+  }
+
+  // ---- sanity: expected tensors present, with the shapes the config implies
+  std::vector<std::string> expected = {"model.embed_tokens", "model.norm"};
+  if (!tied) expected.push_back("lm_head");
+  for (int64_t i = 0; i < n_layers; ++i)
+    for (const auto& [g, m] : kLayerMap) {
+      (void)g;
+      expected.push_back(fmt::format("model.layers.{}.{}", i, m));
+    }
+  // kLayerMap iterates in key order; the Python lists in its own order: only the set matters.
+  std::vector<std::string> missing;
+  for (const std::string& m : expected)
+    if (!out_names.count(m + ".weight")) missing.push_back(m);
+  if (!missing.empty()) meta.fail("missing tensors: {}", join_missing(missing));
+  const int64_t q_rows = n_head * head_dim, kv_rows = n_kv * head_dim;
+  for (const TensorInfo& t : h.tensors) {
+    if (t.name == "rope_freqs.weight") continue;
+    const HfName hn = hf_module_name(meta, t.name);
+    std::vector<int64_t> want;  // ggml ne
+    const std::string& p = hn.gguf_part;
+    if (hn.suffix == "weight") {
+      if (p == "token_embd" || p == "output") want = {hidden, vocab};
+      else if (p == "output_norm" || p == "attn_norm" || p == "ffn_norm") want = {hidden};
+      else if (p == "attn_q") want = {hidden, q_rows};
+      else if (p == "attn_k" || p == "attn_v") want = {hidden, kv_rows};
+      else if (p == "attn_output") want = {q_rows, hidden};
+      else if (p == "ffn_gate" || p == "ffn_up") want = {hidden, ffn};
+      else if (p == "ffn_down") want = {ffn, hidden};
+    } else {
+      if (p == "attn_q") want = {q_rows};
+      else if (p == "attn_k" || p == "attn_v") want = {kv_rows};
+      else if (p == "attn_output") want = {hidden};
+      else meta.fail("unexpected bias tensor '{}' for the llama architecture", t.name);
+    }
+    if (t.ne != want) {
+      auto shape = [](const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); };
+      meta.fail("tensor '{}' has shape {}, expected {} from the metadata", t.name, shape(t.ne), shape(want));
+    }
+  }
+  const bool attention_bias = out_names.count("model.layers.0.self_attn.q_proj.bias") > 0;
+  if (rope_scaling.is_null()) {
+    if (auto stype = meta.opt_string(A + "rope.scaling.type"); stype && !stype->empty() && *stype != "none") {
+      const double factor = meta.as_float(A + "rope.scaling.factor", meta.req(A + "rope.scaling.factor"));
+      if (*stype == "linear") {
+        rope_scaling = OJson{{"type", "linear"}, {"factor", factor}};
+      } else if (*stype == "yarn") {
+        rope_scaling = OJson{{"rope_type", "yarn"}, {"factor", factor}};
+        if (auto orig = meta.opt_int(A + "rope.scaling.original_context_length"); orig && *orig)
+          rope_scaling["original_max_position_embeddings"] = *orig;
+        for (auto [gk, hk] : {std::pair<const char*, const char*>{"yarn_beta_fast", "beta_fast"},
+                              {"yarn_beta_slow", "beta_slow"}})
+          if (const Value* v = meta.get(A + "rope.scaling." + gk))
+            rope_scaling[hk] = meta.as_float(gk, *v);
+      } else {
+        meta.fail("unsupported rope scaling type '{}'", tok::unicode::to_valid_utf8(*stype));
+      }
+    }
+  }
+  // The tokenizer, validated before anything is written.
+  const TokenizerFiles tok = build_tokenizer_files(h, file.path(), ctx_v);
+  rep.layers = n_layers;
+  rep.hidden = hidden;
+  rep.heads = n_head;
+  rep.kv_heads = n_kv;
+  rep.head_dim = head_dim;
+  rep.vocab = vocab;
+  rep.tied = tied;
+  rep.quantization = quantization;
+  if (const Value* ct = h.find("tokenizer.chat_template"); ct && ct->is_string() && !ct->s.empty())
+    rep.has_chat_template = true;
+  if (options.dry_run) return rep;
+
+  // ---- weights: sorted names, mlx-lm's make_shards, MLX's writer
+  std::sort(outs.begin(), outs.end(), [](const Out& a, const Out& b) { return a.t.name < b.t.name; });
+  std::vector<std::vector<size_t>> shards;
+  uint64_t shard_size = 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (shards.empty() || shard_size + outs[i].t.nbytes > options.max_shard_bytes) {
+      shards.emplace_back();
+      shard_size = 0;
+    }
+    shards.back().push_back(i);
+    shard_size += outs[i].t.nbytes;
+  }
+  std::map<std::string, std::string> weight_map;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const std::string fname = shards.size() > 1
+                                  ? fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards.size())
+                                  : "model.safetensors";
+    std::vector<PlannedTensor> planned;
+    for (size_t i : shards[s]) {
+      planned.push_back(outs[i].t);
+      weight_map[outs[i].t.name] = fname;
+    }
+    log(fmt::format("writing {} ({} tensors)", fname, planned.size()));
+    write_safetensors(out_dir / fname, planned, {{"format", "mlx"}},
+                      [&](size_t j, std::vector<uint8_t>& buf) {
+                        if (options.cancel && options.cancel->load())
+                          throw store::StoreError(store::StoreErrorKind::Canceled, "import canceled");
+                        produce(meta, outs[shards[s][j]], buf);
+                      });
+  }
+  rep.shards = static_cast<int>(shards.size());
+  int64_t n_params = 0;
+  for (const Out& o : outs) {
+    rep.total_size += o.t.nbytes;
+    if (o.kind == Kind::QScales || o.kind == Kind::QBiases) continue;
+    int64_t elems = 1;
+    for (int64_t d : o.t.shape) elems *= d;
+    n_params += o.kind == Kind::QWeight ? elems * 32 / o.bits : elems;
+  }
+  rep.total_parameters = n_params;
+  OJson wm = OJson::object();
+  for (const auto& [k, v] : weight_map) wm[k] = v;
+  const OJson index{{"metadata", OJson{{"total_size", rep.total_size}, {"total_parameters", n_params}}},
+                    {"weight_map", wm}};
+  store::write_file_atomic(out_dir / "model.safetensors.index.json", index.dump(4) + "\n");
+
+  // ---- tokenizer + generation config
+  store::write_file_atomic(out_dir / "tokenizer.json", tok.tokenizer_json);
+  store::write_file_atomic(out_dir / "tokenizer_config.json", tok.tokenizer_config_json);
+  const OJson& ids = tok.ids;
+  const OJson& eos_ids = ids["eos_ids"];
+  const OJson eos = eos_ids.size() == 1 ? eos_ids[0] : eos_ids;
+
+  OJson config;
+  config["architectures"] = OJson::array({"LlamaForCausalLM"});
+  config["model_type"] = "llama";
+  config["hidden_size"] = hidden;
+  config["num_hidden_layers"] = n_layers;
+  config["intermediate_size"] = ffn;
+  config["num_attention_heads"] = n_head;
+  config["num_key_value_heads"] = n_kv;
+  config["head_dim"] = head_dim;
+  config["rms_norm_eps"] = eps;
+  config["rope_theta"] = rope_theta;
+  if (!rope_scaling.is_null()) config["rope_scaling"] = rope_scaling;
+  config["max_position_embeddings"] = ctx_len ? ctx_len : 4096;
+  config["vocab_size"] = vocab;
+  config["tie_word_embeddings"] = tied;
+  config["attention_bias"] = attention_bias;
+  config["mlp_bias"] = false;
+  config["hidden_act"] = "silu";
+  config["torch_dtype"] = torch_dtype;
+  if (!ids["bos_token_id"].is_null()) config["bos_token_id"] = ids["bos_token_id"];
+  config["eos_token_id"] = eos;
+  if (!ids["pad_token_id"].is_null()) config["pad_token_id"] = ids["pad_token_id"];
+  if (!quantization.is_null()) {
+    config["quantization"] = quantization;
+    config["quantization_config"] = quantization;
+  }
+  std::vector<std::string> keys;
+  for (auto& [k, v] : config.items()) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  OJson sorted_config;
+  for (const std::string& k : keys) sorted_config[k] = config[k];
+  store::write_file_atomic(out_dir / "config.json",
+                           sorted_config.dump(4, ' ', false, OJson::error_handler_t::replace) + "\n");
+
+  OJson gen;
+  if (!ids["bos_token_id"].is_null()) gen["bos_token_id"] = ids["bos_token_id"];
+  gen["eos_token_id"] = eos;
+  if (!ids["pad_token_id"].is_null()) gen["pad_token_id"] = ids["pad_token_id"];
+  store::write_file_atomic(out_dir / "generation_config.json", gen.dump(2) + "\n");
+
+  log(fmt::format("arch={} layers={} hidden={} heads={}/{} head_dim={} vocab={} tied={}", rep.architecture,
+                  n_layers, hidden, n_head, n_kv, head_dim, vocab, tied));
+  if (rep.dequantized.empty())
+    log("no tensor needed dequantization");
+  else
+    log(fmt::format("dequantized {} tensor(s) with no exact MLX form: {}", rep.dequantized.size(),
+                    fmt::join(rep.dequantized, ", ")));
+  return rep;
+}
+
+}  // namespace ollmlx::gguf
