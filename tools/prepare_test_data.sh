@@ -7,6 +7,7 @@
 #   OUTDIR/smollm2/  SmolLM2-135M-Instruct Q4_1 GGUF converted to MLX + reference.safetensors
 #   OUTDIR/tokenizers/  reference encodings/decodings by the Python `tokenizers` library
 #   OUTDIR/templates/   reference chat-template renderings by jinja2 (as transformers sets it up)
+#   OUTDIR/gguf_import/ small GGUFs of every supported type + tools/gguf_to_mlx.py's conversions
 #
 # Each part is regenerated only when its stamp (sha256 of the generating scripts, the pinned
 # requirements and, for smollm2, the GGUF size) changed or its output is missing.
@@ -70,6 +71,10 @@ fi
 # Tokenizer references (Python `tokenizers`) for the shared tokenizers and SmolLM2's.
 tok_stamp="$(hash_of "$T/make_tokenizer_refs.py" "$REPO/tests/data/tokenizer_corpus/corpus.json"; echo "$REQ_HASH")"
 run_part tokenizers "$tok_stamp" manifest.json "$PY" "$T/make_tokenizer_refs.py" --smollm2 "$OUT/smollm2" --out
+# GGUF files of every type the importer handles, each converted by tools/gguf_to_mlx.py: the
+# reference for the C++ importer (tests/unit/import/test_import_parity.cpp).
+gguf_stamp="$(hash_of "$T/make_gguf_import_fixtures.py" "$T/gguf_to_mlx.py" "$T/find_smollm2_gguf.py"; echo "$REQ_HASH")"
+run_part gguf_import "$gguf_stamp" manifest.json "$PY" "$T/make_gguf_import_fixtures.py" --out
 # Chat-template references (jinja2 as transformers configures it).
 if [[ -f "$T/make_template_refs.py" ]]; then
     tmpl_stamp="$(hash_of "$T/make_template_refs.py" "$REPO/tests/data/chat_conversations.json"; echo "$REQ_HASH")"

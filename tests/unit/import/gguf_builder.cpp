@@ -1,0 +1,291 @@
+#include "gguf_builder.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "util/half.h"
+
+namespace ollmlx::test {
+namespace {
+
+template <typename T>
+void put(std::string& s, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  s.append(b, sizeof(T));
+}
+
+void put_str(std::string& s, const std::string& v) {
+  put<uint64_t>(s, v.size());
+  s += v;
+}
+
+}  // namespace
+
+void GgufBuilder::u32(const std::string& key, uint32_t v) {
+  std::string b;
+  put(b, v);
+  raw(key, 4, b);
+}
+void GgufBuilder::i32(const std::string& key, int32_t v) {
+  std::string b;
+  put(b, v);
+  raw(key, 5, b);
+}
+void GgufBuilder::u64(const std::string& key, uint64_t v) {
+  std::string b;
+  put(b, v);
+  raw(key, 10, b);
+}
+void GgufBuilder::f32(const std::string& key, float v) {
+  std::string b;
+  put(b, v);
+  raw(key, 6, b);
+}
+void GgufBuilder::boolean(const std::string& key, bool v) { raw(key, 7, std::string(1, v ? 1 : 0)); }
+void GgufBuilder::str(const std::string& key, const std::string& v) {
+  std::string b;
+  put_str(b, v);
+  raw(key, 8, b);
+}
+void GgufBuilder::strs(const std::string& key, const std::vector<std::string>& v) {
+  std::string b;
+  put<uint32_t>(b, 8);
+  put<uint64_t>(b, v.size());
+  for (const auto& s : v) put_str(b, s);
+  raw(key, 9, b);
+}
+void GgufBuilder::i32s(const std::string& key, const std::vector<int32_t>& v) {
+  std::string b;
+  put<uint32_t>(b, 5);
+  put<uint64_t>(b, v.size());
+  for (int32_t x : v) put(b, x);
+  raw(key, 9, b);
+}
+void GgufBuilder::f32s(const std::string& key, const std::vector<float>& v) {
+  std::string b;
+  put<uint32_t>(b, 6);
+  put<uint64_t>(b, v.size());
+  for (float x : v) put(b, x);
+  raw(key, 9, b);
+}
+void GgufBuilder::raw(const std::string& key, uint32_t type, const std::string& value_bytes) {
+  kv_.push_back({key, type, value_bytes});
+}
+
+void GgufBuilder::tensor(const std::string& name, const std::vector<int64_t>& ne, uint32_t type,
+                         const std::string& data) {
+  tensors_.push_back({name, ne, type, data});
+}
+
+bool GgufBuilder::drop(const std::string& name) {
+  for (auto it = kv_.begin(); it != kv_.end(); ++it)
+    if (it->key == name) {
+      kv_.erase(it);
+      return true;
+    }
+  for (auto it = tensors_.begin(); it != tensors_.end(); ++it)
+    if (it->name == name) {
+      tensors_.erase(it);
+      return true;
+    }
+  return false;
+}
+
+std::string GgufBuilder::build(uint32_t version, uint32_t alignment, Layout* layout) const {
+  Layout l;
+  std::string s = "GGUF";
+  put<uint32_t>(s, version);
+  put<uint64_t>(s, tensors_.size());
+  put<uint64_t>(s, kv_.size() + (alignment ? 1 : 0));
+  l.kv_start = s.size();
+  auto add_kv = [&](const std::string& key, uint32_t type, const std::string& value) {
+    l.kv.push_back(s.size());
+    put_str(s, key);
+    put<uint32_t>(s, type);
+    s += value;
+  };
+  if (alignment) {
+    std::string b;
+    put<uint32_t>(b, alignment);
+    add_kv("general.alignment", 4, b);
+  }
+  for (const Kv& kv : kv_) add_kv(kv.key, kv.type, kv.value);
+  const uint64_t align = alignment ? alignment : 32;
+  l.tensors_start = s.size();
+  uint64_t offset = 0;
+  for (const T& t : tensors_) {
+    l.tensor_records.push_back(s.size());
+    put_str(s, t.name);
+    put<uint32_t>(s, static_cast<uint32_t>(t.ne.size()));
+    for (int64_t d : t.ne) put<int64_t>(s, d);
+    put<uint32_t>(s, t.type);
+    put<uint64_t>(s, offset);
+    offset += (t.data.size() + align - 1) / align * align;
+  }
+  s.resize((s.size() + align - 1) / align * align, '\0');
+  l.data_start = s.size();
+  for (const T& t : tensors_) {
+    s += t.data;
+    s.resize((s.size() + align - 1) / align * align, '\0');
+  }
+  if (layout) *layout = l;
+  return s;
+}
+
+std::string byte_level_char(uint8_t b) {
+  // GPT-2 bytes_to_unicode: printable bytes map to themselves, the rest to 256 + n.
+  auto printable = [](int c) { return (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255); };
+  uint32_t cp = b;
+  if (!printable(b)) {
+    int n = 0;
+    for (int c = 0; c < b; ++c)
+      if (!printable(c)) ++n;
+    cp = 256 + static_cast<uint32_t>(n);
+  }
+  std::string out;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return out;
+}
+
+std::vector<std::string> tiny_tokens() {
+  std::vector<std::string> t = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+  for (int b = 0; b < 256; ++b) t.push_back(byte_level_char(static_cast<uint8_t>(b)));
+  for (const char* m : {"he", "ll", "llo", "hello"}) t.push_back(m);
+  return t;
+}
+
+std::string tiny_llama_gguf(const TinyLlama& t) {
+  std::mt19937 rng(t.seed);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const int H = t.hidden, F = t.ffn, NH = t.heads, NKV = t.kv_heads, HD = H / NH;
+  const std::vector<std::string> tokens = tiny_tokens();
+  const int64_t V = static_cast<int64_t>(tokens.size());
+
+  GgufBuilder g;
+  g.str("general.architecture", "llama");
+  g.str("general.name", t.name);
+  g.u32("llama.block_count", static_cast<uint32_t>(t.layers));
+  g.u32("llama.context_length", 512);
+  g.u32("llama.embedding_length", static_cast<uint32_t>(H));
+  g.u32("llama.feed_forward_length", static_cast<uint32_t>(F));
+  g.u32("llama.attention.head_count", static_cast<uint32_t>(NH));
+  g.u32("llama.attention.head_count_kv", static_cast<uint32_t>(NKV));
+  g.u32("llama.rope.dimension_count", static_cast<uint32_t>(HD));
+  g.f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  g.f32("llama.rope.freq_base", 10000.0f);
+  g.str("tokenizer.ggml.model", "gpt2");
+  g.str("tokenizer.ggml.pre", "smollm");
+  g.strs("tokenizer.ggml.tokens", tokens);
+  std::vector<int32_t> types(tokens.size(), 1);
+  types[0] = types[1] = types[2] = 3;
+  g.i32s("tokenizer.ggml.token_type", types);
+  g.strs("tokenizer.ggml.merges", {"h e", "l l", "ll o", "he llo"});
+  g.u32("tokenizer.ggml.bos_token_id", 1);
+  g.u32("tokenizer.ggml.eos_token_id", 2);
+  g.u32("tokenizer.ggml.padding_token_id", 2);
+  g.boolean("tokenizer.ggml.add_bos_token", false);
+  if (t.chat_template)
+    g.str("tokenizer.chat_template",
+          "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}");
+
+  auto f16 = [&](float v) {
+    std::string b(2, '\0');
+    const uint16_t h = f32_to_f16(v);
+    std::memcpy(b.data(), &h, 2);
+    return b;
+  };
+  auto floats = [&](int64_t n, float scale, float offset, uint32_t type) {
+    std::string s;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = offset + scale * uni(rng);
+      if (type == 0) {
+        s.append(reinterpret_cast<const char*>(&v), 4);
+      } else if (type == 1) {
+        s += f16(v);
+      } else {  // 30: bf16
+        const uint16_t h = f32_to_bf16(v);
+        s.append(reinterpret_cast<const char*>(&h), 2);
+      }
+    }
+    return s;
+  };
+  auto blocks = [&](int64_t n, uint32_t type) {
+    std::string s;
+    for (int64_t b = 0; b < n / 32; ++b) {
+      const float d = 0.002f + 0.004f * (uni(rng) + 1.0f);
+      s += f16(d);
+      int rest = 0;
+      switch (type) {
+        case 2: rest = 16; break;                                // Q4_0
+        case 3: s += f16(-8.0f * d); rest = 16; break;           // Q4_1
+        case 6: rest = 20; break;                                // Q5_0
+        case 7: s += f16(-16.0f * d); rest = 20; break;          // Q5_1
+        case 8: rest = 32; break;                                // Q8_0
+        default: throw std::runtime_error("tiny_llama_gguf: unsupported block type");
+      }
+      for (int i = 0; i < rest; ++i) s += static_cast<char>(byte(rng));
+    }
+    return s;
+  };
+  auto weight = [&](const std::string& name, int64_t in, int64_t out, uint32_t type) {
+    const int64_t n = in * out;
+    g.tensor(name, {in, out}, type, type == 0 || type == 1 || type == 30 ? floats(n, 0.08f, 0.0f, type) : blocks(n, type));
+  };
+  weight("token_embd.weight", H, V, 8);
+  g.tensor("output_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
+  if (!t.tied) weight("output.weight", H, V, 2);
+  const uint32_t layer_types[2][7] = {{3, 8, 1, 2, 6, 30, 7}, {0, 1, 0, 1, 8, 8, 2}};
+  for (int i = 0; i < t.layers; ++i) {
+    const uint32_t* ty = layer_types[i % 2];
+    const std::string p = "blk." + std::to_string(i) + ".";
+    g.tensor(p + "attn_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
+    g.tensor(p + "ffn_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
+    weight(p + "attn_q.weight", H, NH * HD, ty[0]);
+    weight(p + "attn_k.weight", H, NKV * HD, ty[1]);
+    weight(p + "attn_v.weight", H, NKV * HD, ty[2]);
+    weight(p + "attn_output.weight", NH * HD, H, ty[3]);
+    weight(p + "ffn_gate.weight", H, F, ty[4]);
+    weight(p + "ffn_up.weight", H, F, ty[5]);
+    weight(p + "ffn_down.weight", F, H, ty[6]);
+  }
+  if (t.edit) t.edit(g);
+  return g.build();
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::filesystem::path temp_dir(const std::string& prefix) {
+  static int counter = 0;
+  const std::filesystem::path p = std::filesystem::temp_directory_path() /
+                                  (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+}  // namespace ollmlx::test

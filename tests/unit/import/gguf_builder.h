@@ -1,0 +1,85 @@
+// A GGUF writer for tests: any metadata and tensors (raw block bytes), with the byte offset of
+// every field recorded so corruption tests can aim at them; and a tiny valid llama model
+// (byte-level BPE tokenizer, ChatML template, random weights of several ggml types) that the
+// importer converts and the engine runs -- no Python needed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ollmlx::test {
+
+class GgufBuilder {
+ public:
+  // Metadata (value types as gguf.h's ValueType numbers).
+  void u32(const std::string& key, uint32_t v);
+  void i32(const std::string& key, int32_t v);
+  void u64(const std::string& key, uint64_t v);
+  void f32(const std::string& key, float v);
+  void boolean(const std::string& key, bool v);
+  void str(const std::string& key, const std::string& v);
+  void strs(const std::string& key, const std::vector<std::string>& v);
+  void i32s(const std::string& key, const std::vector<int32_t>& v);
+  void f32s(const std::string& key, const std::vector<float>& v);
+  // A raw metadata entry: type id and the encoded value bytes.
+  void raw(const std::string& key, uint32_t type, const std::string& value_bytes);
+
+  // A tensor: ggml dims (ne[0] = row length), ggml type id, data bytes (must match the size).
+  void tensor(const std::string& name, const std::vector<int64_t>& ne, uint32_t type,
+              const std::string& data);
+  // Removes a metadata entry or tensor; false if there is none of that name.
+  bool drop(const std::string& name);
+
+  struct Layout {
+    size_t kv_start = 0;                     // first metadata entry
+    std::vector<size_t> kv;                  // offset of each entry (its key length)
+    size_t tensors_start = 0;                // first tensor record
+    std::vector<size_t> tensor_records;      // offset of each tensor record (name length)
+    size_t data_start = 0;
+  };
+  // The file bytes. `version` and `alignment` as written in the header / general.alignment
+  // (alignment 0: none written, the default 32 used).
+  std::string build(uint32_t version = 3, uint32_t alignment = 0, Layout* layout = nullptr) const;
+
+ private:
+  struct Kv {
+    std::string key;
+    uint32_t type;
+    std::string value;
+  };
+  struct T {
+    std::string name;
+    std::vector<int64_t> ne;
+    uint32_t type;
+    std::string data;
+  };
+  std::vector<Kv> kv_;
+  std::vector<T> tensors_;
+};
+
+struct TinyLlama {
+  int hidden = 64, ffn = 128, heads = 4, kv_heads = 2, layers = 2;
+  bool tied = false;
+  bool chat_template = true;
+  uint32_t seed = 7;
+  std::string name = "Tiny Llama";
+  std::function<void(GgufBuilder&)> edit;  // last changes before the file is built
+};
+// Tokens of the tiny model's tokenizer: <|endoftext|>, <|im_start|>, <|im_end|>, the 256
+// byte-level characters, then a few merges.
+std::vector<std::string> tiny_tokens();
+std::string tiny_llama_gguf(const TinyLlama& t = {});
+
+// GPT-2's byte -> unicode character table, UTF-8 encoded.
+std::string byte_level_char(uint8_t b);
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+std::string read_bytes(const std::filesystem::path& path);
+
+// A fresh directory under the test temp dir, removed by the caller (or at exit of the process).
+std::filesystem::path temp_dir(const std::string& prefix);
+
+}  // namespace ollmlx::test
