@@ -5,6 +5,7 @@
 #
 #   OUTDIR/parity/   tiny random mlx-lm models + reference.safetensors + manifest.json
 #   OUTDIR/smollm2/  SmolLM2-135M-Instruct Q4_1 GGUF converted to MLX + reference.safetensors
+#   OUTDIR/gemma3_270m/  Gemma-3-270M Q4_K_M GGUF converted to MLX + reference/long.safetensors
 #   OUTDIR/tokenizers/  reference encodings/decodings by the Python `tokenizers` library
 #   OUTDIR/templates/   reference chat-template renderings by jinja2 (as transformers sets it up)
 #   OUTDIR/gguf_import/ small GGUFs of every supported type + tools/gguf_to_mlx.py's conversions
@@ -52,7 +53,9 @@ GGUF="$("$PY" "$T/find_smollm2_gguf.py")"
 smol_stamp="$(hash_of "$T/make_smollm2_golden.py" "$T/gguf_to_mlx.py" "$T/make_parity_fixtures.py" \
     "$T/find_smollm2_gguf.py"; echo "$REQ_HASH"; stat -c %s "$GGUF")"
 
-# MLX's CPU kernels are mostly single-threaded: run the two parts side by side.
+gemma3_stamp="$(hash_of "$T/make_gemma3_golden.py" "$T/gguf_to_mlx.py" "$T/make_parity_fixtures.py"; echo "$REQ_HASH")"
+
+# MLX's CPU kernels are mostly single-threaded: run the parts side by side.
 t0=$SECONDS
 run_part parity "$parity_stamp" manifest.json \
     "$PY" "$T/make_parity_fixtures.py" --out &
@@ -60,9 +63,13 @@ p1=$!
 run_part smollm2 "$smol_stamp" reference.safetensors \
     "$PY" "$T/make_smollm2_golden.py" --gguf "$GGUF" --out &
 p2=$!
+run_part gemma3_270m "$gemma3_stamp" long.safetensors \
+    "$PY" "$T/make_gemma3_golden.py" --out &
+p3=$!
 rc=0
 wait $p1 || rc=1
 wait $p2 || rc=1
+wait $p3 || rc=1
 if [[ $rc != 0 ]]; then
     echo "[prepare_test_data] FAILED" >&2
     exit 1

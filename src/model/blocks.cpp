@@ -42,7 +42,12 @@ Tensor SandwichBlock::forward(Backend& be, const Tensor& h, KvCache& cache,
                               const BatchLayout& batch) const {
   constexpr float kF16Max = 65504.0f;
   auto residual = [&](const Tensor& a, const Tensor& b) {
-    return clip ? be.add_clipped(a, b, kF16Max) : be.add(a, b);
+    if (!clip) return be.add(a, b);
+    const DType act = be.activation_dtype();
+    be.set_activation_dtype(DType::F16);
+    Tensor y = be.add_clipped(a, b, kF16Max);
+    be.set_activation_dtype(act);
+    return y;
   };
   Tensor r = attn.forward(be, be.rms_norm(h, input_norm, eps), cache, batch);
   Tensor x = residual(h, be.rms_norm(r, post_attn_norm, eps));

@@ -61,8 +61,9 @@ struct PreNormBlock {
 
 // Gemma's block with four norms (weights already 1 + w, see load_offset_norm):
 //   h += post_attn_norm(attn(input_norm(h)));  h += post_ffn_norm(mlp(pre_ffn_norm(h)))
-// `clip`: the residual adds saturate at +-bound instead of overflowing (gemma3's clip_residual
-// for float16 activations, bound 65504).
+// `clip`: the residual stream is float16 (gemma3 whose embedding lookup returns float16): every
+// residual add is computed in float32, clamped to +-65504 and rounded to float16, whatever the
+// activation dtype of the other ops (mlx-lm's clip_residual casts back to the stream's dtype).
 struct SandwichBlock {
   Tensor input_norm, post_attn_norm, pre_ffn_norm, post_ffn_norm;  // [D]
   Attention attn;

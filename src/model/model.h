@@ -25,6 +25,10 @@ struct ModelInfo {
   int64_t n_params = 0;        // unquantized parameter count
   uint64_t weight_bytes = 0;   // bytes of weight tensors in the files
   DType activation_dtype = DType::F32;
+  // Set when the residual stream is kept in a narrower dtype than activation_dtype (gemma3 whose
+  // embedding lookup returns float16: mlx-lm's clip_residual rounds the stream back to float16
+  // while norms with float32 weights promote everything else to float32).
+  std::optional<DType> residual_dtype;
   std::string quantization;    // "affine 4-bit g64", "bf16", "mixed" ...
   std::vector<int32_t> config_eos_ids;  // config.json eos_token_id (int or list), may be empty
   std::optional<int32_t> bos_id;

@@ -11,7 +11,9 @@
 //    (10000) without scaling. Global layers: full causal attention, RoPE base rope_theta (1e6)
 //    with rope_scaling (e.g. linear factor 8 on 4B+);
 //  * h = embed(tokens) * sqrt(hidden), the scalar rounded through bfloat16 first;
-//  * float16 runs: residual adds in float32 clamped to +-65504 (mlx-lm's clip_residual);
+//  * float16 residual stream (the embedding lookup returns float16): residual adds in float32,
+//    clamped to +-65504 and rounded back to float16 (mlx-lm's clip_residual), even when the other
+//    ops run in float32 (e.g. float32 norm weights);
 //  * logits = lm_head(norm(h)), or embed^T when the checkpoint has no lm_head (tied).
 // The wrapper's top-level vocab_size (default 262208) overrides text_config's; text_config
 // heads default to 8 and kv heads to 4 when missing (mlx-lm's gemma3.ModelArgs).
@@ -116,7 +118,11 @@ class Gemma3Model final : public blocks::DecoderModel {
     // `h *= mx.array(hidden**0.5, mx.bfloat16).astype(h.dtype)`.
     embed_scale_ = blocks::round_to_dtype(round_bf16(static_cast<float>(std::sqrt(static_cast<double>(D)))),
                                           embed_dtype_);
-    for (auto& L : layers_) L.clip = info_.activation_dtype == DType::F16;
+    // mlx-lm's clip_residual keys off the residual stream's dtype, which is the lookup's: a
+    // float16 stream stays float16 (clamped) even where the other ops promote to float32.
+    for (auto& L : layers_) L.clip = embed_dtype_ == DType::F16;
+    if (embed_dtype_ == DType::F16 && info_.activation_dtype != DType::F16)
+      info_.residual_dtype = DType::F16;
   }
 
   void forward(const ForwardBatch& batch, KvCache& cache, Logits& out) override {
