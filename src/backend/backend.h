@@ -53,6 +53,9 @@ class Backend {
   virtual DType activation_dtype() const = 0;
   // Starts a forward pass (a hook for backends that keep per-pass state).
   virtual void begin_pass() = 0;
+  // Gives cached scratch memory back to the system; the engine calls it when it goes idle so a
+  // burst of concurrent requests does not leave the process larger than before.
+  virtual void release_cached_memory() {}
   virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) = 0;
   // Tests: fill every new activation buffer with NaN so an op that leaves an element unwritten
   // is caught.

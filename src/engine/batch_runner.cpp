@@ -138,6 +138,14 @@ void BatchRunner::loop() {
     }
     active.erase(std::remove_if(active.begin(), active.end(), [](const Active& a) { return a.done; }),
                  active.end());
+    if (active.empty()) {
+      bool idle;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        idle = queue_.empty();
+      }
+      if (idle) model_.backend().release_cached_memory();
+    }
   }
   // Shutdown: end everything.
   for (Active& a : active) finish(a, FinishReason::Cancelled);

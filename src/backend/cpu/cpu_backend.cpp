@@ -1,5 +1,7 @@
 #include "backend/cpu/cpu_backend.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -57,6 +59,15 @@ size_t BufferPool::bytes() const {
   return state_->total_floats * sizeof(float);
 }
 
+void BufferPool::trim() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  for (auto& [cap, p] : state_->free) {
+    std::free(p);
+    state_->total_floats -= cap;
+  }
+  state_->free.clear();
+}
+
 // ---- Backend --------------------------------------------------------------------------------
 
 CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
@@ -81,6 +92,11 @@ void CpuBackend::set_activation_dtype(DType dtype) {
 }
 
 void CpuBackend::begin_pass() {}
+
+void CpuBackend::release_cached_memory() {
+  buffers_.trim();
+  malloc_trim(0);  // also the heap arenas of request threads
+}
 
 std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheSpec& spec) {
   return make_kv_cache(spec);

@@ -20,6 +20,7 @@ class BufferPool {
   // A buffer of at least n floats (64-byte aligned); freed into the pool by the returned owner.
   std::shared_ptr<float> acquire(int64_t n);
   size_t bytes() const;  // memory held (in use and free)
+  void trim();           // frees the buffers not in use
   void set_poison(bool on) { state_->poison = on; }
 
  private:
@@ -44,6 +45,7 @@ class CpuBackend final : public Backend {
   void set_activation_dtype(DType dtype) override;
   DType activation_dtype() const override { return act_; }
   void begin_pass() override;
+  void release_cached_memory() override;
   void set_debug_poison(bool on) override { buffers_.set_poison(on); }
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override;
 
