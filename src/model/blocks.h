@@ -1,5 +1,7 @@
 // Building blocks shared by the architecture files: attention with rotary embeddings and a KV
-// cache, gated MLPs, norm loading, config parsing helpers and forward-pass bookkeeping.
+// cache, gated MLPs, the llama-style pre-norm block and Gemma's four-norm block, norm loading
+// (plain and Gemma's 1 + w), fused-projection row views, config size checks, parameter/dtype
+// statistics and the forward-pass bookkeeping of every decoder (DecoderModel).
 #pragma once
 
 #include <nlohmann/json.hpp>
