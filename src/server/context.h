@@ -75,4 +75,9 @@ void serve_completion(Context& ctx, api::CompletionRequest request, bool stream,
 using ProgressOperation = std::function<void(const api::ProgressSink&)>;
 void serve_progress(Context& ctx, bool stream, const ProgressOperation& operation);
 
+// The request body as a stream. For POST /api/blobs/... (uploads of many GB) it is read from
+// the socket as the reader is called, without the max_body_bytes limit; for every other route it
+// is ctx.req.body, already read.
+api::BodyReader request_body(Context& ctx);
+
 }  // namespace ollmlx::server

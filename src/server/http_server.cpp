@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <limits>
 #include <thread>
 
 #include "api/encode.h"
@@ -87,6 +88,14 @@ void log_request(const httplib::Request& req, const httplib::Response& res) {
   rl = RequestLog{};
 }
 
+// The streamed body of the blob upload being dispatched on this thread (see request_body).
+thread_local const httplib::ContentReader* t_streamed_body = nullptr;
+thread_local bool t_body_consumed = false;
+
+bool is_blob_upload(const httplib::Request& req) {
+  return req.method == "POST" && starts_with(req.path, "/api/blobs/");
+}
+
 // httplib::Server plus a way to close a socket that was bound but never served.
 class Listener : public httplib::Server {
  public:
@@ -97,6 +106,17 @@ class Listener : public httplib::Server {
 };
 
 }  // namespace
+
+api::BodyReader request_body(Context& ctx) {
+  if (const httplib::ContentReader* reader = t_streamed_body) {
+    return [reader](const api::BodySink& sink) {
+      t_body_consumed = true;
+      return (*reader)([&](const char* data, size_t size) { return sink(data, size); });
+    };
+  }
+  const std::string* body = &ctx.req.body;
+  return [body](const api::BodySink& sink) { return body->empty() || sink(body->data(), body->size()); };
+}
 
 struct HttpServer::Impl {
   Impl(api::Service& s, ServerConfig c)
@@ -143,6 +163,44 @@ void HttpServer::Impl::setup() {
   svr.Patch(".*", handler);
   svr.Delete(".*", handler);
   svr.Options(".*", handler);
+  // Bodies are read here rather than by httplib: a blob upload streams to the route (request_body)
+  // with no size limit, every other body is read whole up to max_body_bytes (413 beyond, after
+  // the rest is read and dropped so the connection stays usable).
+  const auto with_body = [this](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+    if (is_blob_upload(req)) {
+      t_streamed_body = &reader;
+      t_body_consumed = false;
+      dispatch(req, res);
+      t_streamed_body = nullptr;
+      if (!t_body_consumed) reader([](const char*, size_t) { return true; });  // drain
+      return;
+    }
+    std::string body;
+    bool too_large = false;
+    const bool complete = reader([&](const char* data, size_t size) {
+      if (!too_large && body.size() + size > config.max_body_bytes) {
+        too_large = true;
+        std::string().swap(body);
+      }
+      if (!too_large) body.append(data, size);
+      return true;
+    });
+    if (too_large) {
+      res.status = 413;  // the error handler writes the JSON answer
+      return;
+    }
+    if (!complete) {
+      res.status = 400;
+      return;
+    }
+    const_cast<httplib::Request&>(req).body = std::move(body);
+    dispatch(req, res);
+  };
+  svr.Post(".*", with_body);
+  svr.Put(".*", with_body);
+  svr.Patch(".*", with_body);
+  svr.Delete(".*", with_body);
 
   svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
     RequestLog& rl = request_log();
@@ -181,7 +239,9 @@ void HttpServer::Impl::setup() {
   });
   svr.set_logger(log_request);
 
-  svr.set_payload_max_length(config.max_body_bytes);
+  // Limits are applied per route by with_body above; httplib's own limit only guards the bodies
+  // it still reads itself.
+  svr.set_payload_max_length(std::numeric_limits<size_t>::max());
   svr.set_tcp_nodelay(true);  // tokens go out as they come, not after Nagle's delay
   svr.set_keep_alive_max_count(1000);
   svr.set_keep_alive_timeout(5);

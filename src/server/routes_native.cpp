@@ -115,10 +115,17 @@ void create(Context& ctx, const std::string&) {
                  [svc = &ctx.service, request](const api::ProgressSink& sink) { svc->create(request, sink); });
 }
 
-void blob(Context&, const std::string& digest) {
+// HEAD: 200 if the blob exists, else 404. POST: the raw body (streamed) becomes the blob: 201
+// when created, 200 when it already existed, 400 `digest mismatch, expected "…", got "…"`.
+void blob(Context& ctx, const std::string& digest) {
   static const std::regex kDigest("^sha256[:-][0-9a-fA-F]{64}$");
   if (!std::regex_match(digest, kDigest)) throw ApiError(400, "invalid digest format");
-  throw ApiError(501, std::string("blob upload") + kNoStore);
+  if (ctx.req.method == "HEAD") {
+    if (!ctx.service.has_blob(digest)) throw ApiError(404, "blob " + api::go_quote(digest) + " not found");
+    ctx.res.status = 200;
+    return;
+  }
+  ctx.res.status = ctx.service.put_blob(digest, request_body(ctx)) ? 201 : 200;
 }
 
 Route route(std::vector<std::string> methods, std::string path,

@@ -35,6 +35,9 @@ class ModelCatalog {
   // Store operations (a catalog without a store answers 501 naming the operation).
   virtual void pull(const api::PullRequest& request, const api::ProgressSink& sink);
   virtual void create(const api::CreateRequest& request, const api::ProgressSink& sink);
+  // Uploaded blobs for create-from-files (api::Service::has_blob/put_blob).
+  virtual bool has_blob(const std::string& digest);
+  virtual bool put_blob(const std::string& digest, const api::BodyReader& body);
 };
 
 // Every folder below `root` holding a config.json is a model named "<relative path>:latest"

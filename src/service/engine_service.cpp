@@ -382,6 +382,12 @@ void EngineService::pull(const api::PullRequest& request, const api::ProgressSin
   catalog_->pull(request, sink);
 }
 
+bool EngineService::has_blob(const std::string& digest) { return catalog_->has_blob(digest); }
+
+bool EngineService::put_blob(const std::string& digest, const api::BodyReader& body) {
+  return catalog_->put_blob(digest, body);
+}
+
 void EngineService::create(const api::CreateRequest& request, const api::ProgressSink& sink) {
   catalog_->create(request, sink);
 }

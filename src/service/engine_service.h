@@ -25,6 +25,8 @@ class EngineService final : public api::Service {
   void remove(const std::string& name) override;
   void pull(const api::PullRequest& request, const api::ProgressSink& sink) override;
   void create(const api::CreateRequest& request, const api::ProgressSink& sink) override;
+  bool has_blob(const std::string& digest) override;
+  bool put_blob(const std::string& digest, const api::BodyReader& body) override;
 
   Residency& residency() { return residency_; }
 

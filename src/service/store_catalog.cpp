@@ -1,10 +1,18 @@
 // The service's catalog over the model store: lookups, copies, deletions, pulls and creates,
 // with store errors mapped to the statuses Ollama answers (compat spec §1.9-1.13, §1.17).
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
 #include "service/catalog.h"
+#include "store/files.h"
+#include "store/import/blob_store.h"
+#include "store/import/gguf.h"
+#include "store/import/importer.h"
+#include "store/sha256.h"
 #include "store/store.h"
+#include "util/log.h"
 
 namespace ollmlx::service {
 
@@ -14,6 +22,14 @@ void ModelCatalog::pull(const api::PullRequest&, const api::ProgressSink&) {
 
 void ModelCatalog::create(const api::CreateRequest&, const api::ProgressSink&) {
   throw api::ApiError(501, "create is not available: this server serves a folder of models, not the model store");
+}
+
+bool ModelCatalog::has_blob(const std::string&) {
+  throw api::ApiError(501, "blobs are not available: this server serves a folder of models, not the model store");
+}
+
+bool ModelCatalog::put_blob(const std::string&, const api::BodyReader&) {
+  throw api::ApiError(501, "blob upload is not available: this server serves a folder of models, not the model store");
 }
 
 namespace {
@@ -27,7 +43,47 @@ int status_of(const StoreError& e) {
     case StoreErrorKind::NotFound: return 404;
     case StoreErrorKind::Unauthorized: return 401;
     case StoreErrorKind::Canceled: return 499;
+    case StoreErrorKind::DigestMismatch: return 400;  // blob upload (compat spec §1.14)
+    case StoreErrorKind::NotMlx: return 400;          // an Ollama model ollmlx cannot import
     default: return 500;
+  }
+}
+
+// Runs an import, turning its errors into ApiErrors: a file that cannot be imported (GGUF
+// parser or converter, "[gguf] ...") is the client's 400.
+template <typename F>
+auto guarded_import(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const StoreError& e) {
+    throw api::ApiError(status_of(e), e.message());
+  } catch (const api::ApiError&) {
+    throw;
+  } catch (const Error& e) {
+    if (e.subsystem() == "gguf") throw api::ApiError(400, e.what());
+    throw;
+  }
+}
+
+// True when `path` is a regular file starting with GGUF's magic.
+bool is_gguf_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in && gguf::has_gguf_magic(reinterpret_cast<const uint8_t*>(magic), 4);
+}
+
+// "files" keys are paths inside the model being created: relative, no "..", "." or empty parts.
+bool safe_relative(const std::string& p) {
+  if (p.empty() || p.front() == '/' || p.find('\\') != std::string::npos || p.find('\0') != std::string::npos)
+    return false;
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = p.find('/', start);
+    const std::string part = p.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
   }
 }
 
@@ -84,6 +140,13 @@ class StoreCatalog final : public ModelCatalog {
 
   void remove(const std::string& name) override {
     guarded([&] { store_->remove(name); });
+    // An imported model's converted directory goes with its last name (local directories are
+    // never deleted by the store itself).
+    try {
+      for (const auto& p : store::prune_imports(*store_)) log::info("removed unused import {}", p.string());
+    } catch (const std::exception& e) {
+      log::warn("pruning imports: {}", e.what());
+    }
   }
 
   void pull(const api::PullRequest& request, const api::ProgressSink& sink) override {
@@ -106,17 +169,27 @@ class StoreCatalog final : public ModelCatalog {
     }
   }
 
+  bool has_blob(const std::string& digest) override {
+    return guarded([&] { return blobs().find(digest).has_value(); });
+  }
+
+  bool put_blob(const std::string& digest, const api::BodyReader& body) override {
+    return guarded([&] { return blobs().put(digest, body); });
+  }
+
   void create(const api::CreateRequest& r, const api::ProgressSink& sink) override {
-    if (r.files.is_object() && !r.files.empty()) {
-      throw api::ApiError(400, "create from files (GGUF or safetensors uploads) is not supported by ollmlx yet; use 'from' with a model name");
-    }
     if (r.adapters.is_object() && !r.adapters.empty()) {
       throw api::ApiError(400, "adapters are not supported by ollmlx yet");
     }
     if (!r.quantize.empty()) {
       throw api::ApiError(400, "quantize is not supported by ollmlx yet: pull an already quantized MLX model");
     }
-    if (r.from.empty()) throw api::ApiError(400, "neither 'from' or 'files' was specified");
+    const bool has_files = r.files.is_object() && !r.files.empty();
+    if (r.from.empty() && !has_files) throw api::ApiError(400, "neither 'from' or 'files' was specified");
+    if (has_files || r.from.rfind("ollama:", 0) == 0 || is_local_gguf(r.from)) {
+      create_by_import(r, sink);
+      return;
+    }
     guarded([&] {
       std::optional<store::ModelRecord> from;
       if (!r.from.empty() && r.from.front() == '/') {
@@ -147,6 +220,123 @@ class StoreCatalog final : public ModelCatalog {
   }
 
  private:
+  store::BlobStore blobs() const { return store::BlobStore(store_->config().models_dir); }
+
+  static bool is_local_gguf(const std::string& from) {
+    std::error_code ec;
+    return !from.empty() && from.front() == '/' && std::filesystem::is_regular_file(from, ec) &&
+           is_gguf_file(from);
+  }
+
+  // The request's Modelfile layer (template, system, license, parameters, messages).
+  static nlohmann::ordered_json layer_of(const api::CreateRequest& r) {
+    nlohmann::ordered_json layer = nlohmann::ordered_json::object();
+    if (r.template_) layer["template"] = *r.template_;
+    if (r.system) layer["system"] = *r.system;
+    if (r.license) layer["license"] = *r.license;
+    if (r.parameters.is_object()) layer["parameters"] = r.parameters;
+    if (r.messages.is_array()) layer["messages"] = r.messages;
+    return layer;
+  }
+
+  // Imports: "files" naming uploaded blobs (one GGUF, or the files of an MLX/Hugging Face model
+  // directory), "from": "ollama:<name>" (the user's Ollama store), or "from" an absolute path of
+  // a GGUF file on this machine.
+  void create_by_import(const api::CreateRequest& r, const api::ProgressSink& sink) {
+    std::atomic<bool> cancel{false};
+    auto say = [&](const std::string& status) {
+      if (cancel.load()) return;
+      if (!sink({status, "", 0, 0})) cancel = true;
+    };
+    store::ImportOptions opt;
+    opt.progress = say;
+    opt.cancel = &cancel;
+    const nlohmann::ordered_json layer = layer_of(r);
+    auto report = [&](const store::ImportResult& res) {
+      for (const std::string& note : res.notes) say(note);
+      if (res.template_source == "gguf") say("using the chat template from the GGUF metadata (Jinja)");
+    };
+    if (!r.files.is_object() || r.files.empty()) {
+      if (r.from.rfind("ollama:", 0) == 0) {
+        guarded_import([&] { report(store::import_ollama(*store_, r.from.substr(7), r.model, layer, opt)); });
+      } else {
+        guarded_import([&] { report(store::import_gguf(*store_, r.from, r.model, layer, opt)); });
+      }
+      return;
+    }
+    if (!r.from.empty()) throw api::ApiError(400, "use either 'from' or 'files', not both");
+    // Resolve every file to its uploaded blob.
+    std::vector<std::pair<std::string, std::filesystem::path>> files;
+    std::vector<std::string> digests;
+    for (const auto& [name, digest] : r.files.items()) {
+      if (!safe_relative(name)) throw api::ApiError(400, "file path must be relative");
+      if (!digest.is_string() || !store::BlobStore::parse_digest(digest.get<std::string>()))
+        throw api::ApiError(400, "invalid digest format");
+      const std::string d = digest.get<std::string>();
+      auto path = guarded([&] { return blobs().find(d); });
+      if (!path) throw api::ApiError(400, "blob " + store::go_quote(d) + " not found: upload it with POST /api/blobs/" + d);
+      files.emplace_back(name, *path);
+      digests.push_back(*store::BlobStore::parse_digest(d));
+    }
+    std::vector<size_t> ggufs;
+    for (size_t i = 0; i < files.size(); ++i)
+      if (is_gguf_file(files[i].second)) ggufs.push_back(i);
+    if (ggufs.size() > 1) throw api::ApiError(400, "more than one GGUF file: split or multi-file GGUF models are not supported");
+    if (ggufs.size() == 1) {
+      if (files.size() > 1)
+        say("only the GGUF file is used; the other files are ignored");
+      opt.sha256 = digests[ggufs[0]];  // verified when it was uploaded
+      guarded_import([&] { report(store::import_gguf(*store_, files[ggufs[0]].second, r.model, layer, opt)); });
+      return;
+    }
+    // An MLX / Hugging Face model directory: config.json and safetensors weights.
+    bool config = false, weights = false;
+    for (const auto& [name, path] : files) {
+      config = config || name == "config.json";
+      weights = weights || (name.size() > 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0);
+    }
+    if (!config || !weights) {
+      if (files.size() == 1) throw api::ApiError(400, "supplied file was not in GGUF format");
+      throw api::ApiError(400, "no files provided to convert: expected one GGUF file, or config.json and *.safetensors");
+    }
+    guarded([&] {
+      say("parsing model directory");
+      // Content-addressed: the same set of files makes the same directory.
+      std::vector<std::string> lines;
+      for (size_t i = 0; i < files.size(); ++i) lines.push_back(files[i].first + "\t" + digests[i]);
+      std::sort(lines.begin(), lines.end());
+      std::string joined;
+      for (const std::string& l : lines) joined += l + "\n";
+      const std::filesystem::path dir = store_->config().models_dir / "imports" / ("files-" + store::sha256_hex(joined));
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(dir / "config.json", ec)) {
+        const std::filesystem::path tmp = dir.string() + ".tmp-" + store::random_hex(8);
+        for (const auto& [name, blob] : files) {
+          const std::filesystem::path dst = tmp / name;
+          std::filesystem::create_directories(dst.parent_path(), ec);
+          std::filesystem::create_hard_link(blob, dst, ec);
+          if (ec) std::filesystem::copy_file(blob, dst, ec);
+          if (ec) {
+            std::error_code ignored;
+            std::filesystem::remove_all(tmp, ignored);
+            throw store::StoreError(store::StoreErrorKind::Io, dst.string() + ": " + ec.message());
+          }
+        }
+        std::filesystem::rename(tmp, dir, ec);
+        if (ec) {
+          std::error_code ignored;
+          std::filesystem::remove_all(tmp, ignored);
+          if (!std::filesystem::is_regular_file(dir / "config.json", ignored))
+            throw store::StoreError(store::StoreErrorKind::Io, dir.string() + ": " + ec.message());
+        }
+      }
+      store::ModelRecord from;
+      from.dir = dir.string();
+      say("writing manifest");
+      store_->create(r.model, from, layer);
+    });
+  }
+
   std::unique_ptr<store::Store> store_;
 };
 

@@ -41,6 +41,20 @@ const std::map<std::string, std::string, std::less<>> kLayerMap = {
 };
 const std::map<std::string, std::string, std::less<>> kTopMap = {
     {"token_embd", "model.embed_tokens"}, {"output_norm", "model.norm"}, {"output", "lm_head"}};
+// qwen3's per-head q/k norms.
+const std::map<std::string, std::string, std::less<>> kQkNormMap = {
+    {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"}};
+
+// The architectures the converter writes. llama is what tools/gguf_to_mlx.py converts (the
+// byte-for-byte spec); qwen2 and qwen3 use the same GGUF names (qwen3 adds q/k norms) and, as
+// llama.cpp runs them with rotate-half RoPE, no Q/K permutation (reference §3, §4).
+enum class Arch { Llama, Qwen2, Qwen3 };
+std::optional<Arch> arch_of(std::string_view name) {
+  if (name == "llama") return Arch::Llama;
+  if (name == "qwen2") return Arch::Qwen2;
+  if (name == "qwen3") return Arch::Qwen3;
+  return std::nullopt;
+}
 
 struct HfName {
   std::string module;  // "model.layers.3.self_attn.q_proj"
@@ -49,7 +63,7 @@ struct HfName {
   int64_t layer = -1;
 };
 
-HfName hf_module_name(const Meta& meta, const std::string& name) {
+HfName hf_module_name(const Meta& meta, const std::string& name, Arch arch) {
   const size_t dot = name.rfind('.');
   const std::string base = dot == std::string::npos ? "" : name.substr(0, dot);
   HfName r;
@@ -66,7 +80,8 @@ HfName hf_module_name(const Meta& meta, const std::string& name) {
   auto all_digits = [](const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
-  if (parts.size() == 3 && parts[0] == "blk" && all_digits(parts[1]) && kLayerMap.count(parts[2])) {
+  const bool qk_norm = arch == Arch::Qwen3 && parts.size() == 3 && kQkNormMap.count(parts[2]);
+  if (parts.size() == 3 && parts[0] == "blk" && all_digits(parts[1]) && (kLayerMap.count(parts[2]) || qk_norm)) {
     // int() of the digits (leading zeros allowed); anything past block_count is refused later.
     int64_t layer = 0;
     for (char c : parts[1]) {
@@ -75,7 +90,8 @@ HfName hf_module_name(const Meta& meta, const std::string& name) {
     }
     r.layer = layer;
     r.gguf_part = parts[2];
-    r.module = fmt::format("model.layers.{}.{}", layer, kLayerMap.find(parts[2])->second);
+    r.module = fmt::format("model.layers.{}.{}", layer,
+                           qk_norm ? kQkNormMap.find(parts[2])->second : kLayerMap.find(parts[2])->second);
     return r;
   }
   if (parts.size() == 1 && kTopMap.count(parts[0])) {
@@ -83,7 +99,8 @@ HfName hf_module_name(const Meta& meta, const std::string& name) {
     r.module = kTopMap.find(parts[0])->second;
     return r;
   }
-  meta.fail("unsupported tensor '{}' for the llama architecture", name);
+  meta.fail("unsupported tensor '{}' for the {} architecture", name,
+            arch == Arch::Llama ? "llama" : arch == Arch::Qwen2 ? "qwen2" : "qwen3");
 }
 
 // llama.cpp Q/K row order -> HF order: HF row h*hd + a*hd/2 + b <- GGUF row h*hd + 2b + a.
@@ -218,7 +235,7 @@ void produce(const Meta& meta, const Out& o, std::vector<uint8_t>& out) {
         case TensorType::Q4_0: q4_0_row_to_mlx(src, k, w.data(), sc.data(), bi.data()); break;
         case TensorType::Q4_1: q4_1_row_to_mlx(src, k, w.data(), sc16.data(), bi16.data()); break;
         case TensorType::Q8_0: q8_0_row_to_mlx(src, k, w.data(), sc.data(), bi.data()); break;
-        default: OLLMLX_ASSERT(false);
+        default: row_to_mlx_affine(t.type, src, k, w.data(), sc.data(), bi.data()); break;
       }
       if (o.kind == Kind::QWeight) {
         out.insert(out.end(), w.begin(), w.end());
@@ -275,9 +292,9 @@ std::string unsupported_reason(const Header& h) {
   const Value* arch = h.find("general.architecture");
   if (!arch) return "missing required GGUF key 'general.architecture'";
   if (!arch->is_string()) return "general.architecture is not a string";
-  if (arch->s != "llama")
-    return fmt::format("unsupported architecture '{}' (supported: llama)",
-                       std::string(arch->s.substr(0, 64)));
+  if (!arch_of(arch->s))
+    return fmt::format("unsupported architecture '{}' (supported: llama, qwen2, qwen3)",
+                       tok::unicode::to_valid_utf8(arch->s.substr(0, 64)));
   if (const Value* sc = h.find("split.count"); sc && sc->f != 0 && sc->f != 1)
     return "split GGUF files are not supported";
   return unsupported_tokenizer_reason(h);
@@ -294,6 +311,8 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   if (!arch_v.is_string()) meta.fail("general.architecture must be a string");
   rep.architecture = std::string(arch_v.s);
   if (const std::string why = unsupported_reason(h); !why.empty()) meta.fail("{}", why);
+  const Arch arch = *arch_of(rep.architecture);
+  const bool llama = arch == Arch::Llama;
   if (auto n = meta.opt_string("general.name")) rep.general_name = std::string(*n);
 
   const std::string A = rep.architecture + ".";
@@ -311,7 +330,9 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   if (!head_dim) head_dim = meta.opt_int(A + "rope.dimension_count").value_or(0);
   if (!head_dim) head_dim = hidden / n_head;
   if (auto vkey = meta.opt_int(A + "attention.value_length"); vkey && *vkey != head_dim)
-    meta.fail("key_length != value_length is not supported for llama");
+    meta.fail("key_length != value_length is not supported for {}", rep.architecture);
+  if (arch == Arch::Qwen2 && head_dim * n_head != hidden)  // mlx-lm's qwen2 takes hidden/heads
+    meta.fail("qwen2 with head_dim {} != hidden/heads is not supported", head_dim);
   if (auto rd = meta.opt_int(A + "rope.dimension_count"); rd && *rd != head_dim)
     meta.fail("partial rotary (rope.dimension_count {} != head_dim {}) is not supported by mlx-lm llama",
               *rd, head_dim);
@@ -347,7 +368,7 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   };
   for (const TensorInfo& t : h.tensors) {
     rep.tensor_types[type_name(t.type)] += 1;
-    if (t.name == "rope_freqs.weight") {
+    if (t.name == "rope_freqs.weight" && llama) {
       if (!can_dequantize(t.type)) meta.fail("rope_freqs.weight has type {}", type_name(t.type));
       std::vector<float> freqs(static_cast<size_t>(t.elements));
       dequantize(t.type, t.data, t.elements, freqs.data());
@@ -355,20 +376,31 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
                                          meta.opt_int(A + "rope.scaling.original_context_length"));
       continue;
     }
-    const HfName hn = hf_module_name(meta, t.name);
+    const HfName hn = hf_module_name(meta, t.name, arch);
     if (hn.layer >= n_layers)
       meta.fail("tensor '{}' belongs to layer {}, but block_count is {}", t.name, hn.layer, n_layers);
-    int64_t perm_heads = 0;
-    if (hn.gguf_part == "attn_q") perm_heads = n_head;
-    if (hn.gguf_part == "attn_k") perm_heads = n_kv;
+    int64_t perm_heads = 0;  // llama only: its GGUF rows are permuted for interleaved RoPE
+    if (llama && hn.gguf_part == "attn_q") perm_heads = n_head;
+    if (llama && hn.gguf_part == "attn_k") perm_heads = n_kv;
     const TensorType qt = t.ttype();
     const bool direct = qt == TensorType::Q4_0 || qt == TensorType::Q4_1 || qt == TensorType::Q8_0;
-    if (direct && hn.suffix == "weight" && t.ne.size() == 2) {
+    const bool affine = !direct && options.keep_quantized && affine_bits(t.type) != 0;
+    if ((direct || affine) && hn.suffix == "weight" && t.ne.size() == 2) {
       const int64_t k = t.ne[0], n = t.ne[1];
       if (perm_heads) unpermute_map(meta, n, perm_heads);  // validates
-      const int bits = qt == TensorType::Q8_0 ? 8 : 4;
+      const int bits = affine ? affine_bits(t.type) : qt == TensorType::Q8_0 ? 8 : 4;
       bool f16 = true;
-      if (qt != TensorType::Q4_1) {  // f16 scales/biases unless some value is not exact in f16
+      if (affine) {  // f16 scales/biases when every one is exact in f16 (Q5_0/Q5_1 usually)
+        const int64_t row_bytes = k / type_traits(t.type)->block_size * type_traits(t.type)->type_size;
+        std::vector<uint8_t> w(static_cast<size_t>(k * bits / 8));
+        std::vector<float> sc(static_cast<size_t>(k / 32)), bi(static_cast<size_t>(k / 32));
+        for (int64_t r = 0; r < n && f16; ++r) {
+          row_to_mlx_affine(t.type, t.data + r * row_bytes, k, w.data(), sc.data(), bi.data());
+          for (size_t g = 0; g < sc.size() && f16; ++g) f16 = exact_f16(sc[g]) && exact_f16(bi[g]);
+        }
+        if (!affine_exact(t.type))
+          rep.requantized.push_back(fmt::format("{} ({} -> {}-bit)", t.name, type_name(t.type), bits));
+      } else if (qt != TensorType::Q4_1) {  // f16 scales/biases unless some value is not exact in f16
         const float mult = qt == TensorType::Q8_0 ? -128.0f : -8.0f;
         const int64_t bs = type_traits(t.type)->type_size;
         for (int64_t b = 0; b < t.elements / 32 && f16; ++b) {
@@ -454,20 +486,31 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   // ---- sanity: expected tensors present, with the shapes the config implies
   std::vector<std::string> expected = {"model.embed_tokens", "model.norm"};
   if (!tied) expected.push_back("lm_head");
-  for (int64_t i = 0; i < n_layers; ++i)
+  for (int64_t i = 0; i < n_layers; ++i) {
     for (const auto& [g, m] : kLayerMap) {
       (void)g;
       expected.push_back(fmt::format("model.layers.{}.{}", i, m));
     }
+    if (arch == Arch::Qwen3)
+      for (const auto& [g, m] : kQkNormMap) {
+        (void)g;
+        expected.push_back(fmt::format("model.layers.{}.{}", i, m));
+      }
+  }
   // kLayerMap iterates in key order; the Python lists in its own order: only the set matters.
   std::vector<std::string> missing;
   for (const std::string& m : expected)
     if (!out_names.count(m + ".weight")) missing.push_back(m);
+  if (arch == Arch::Qwen2)  // q/k/v biases are part of qwen2
+    for (int64_t i = 0; i < n_layers; ++i)
+      for (const char* m : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"})
+        if (!out_names.count(fmt::format("model.layers.{}.{}.bias", i, m)))
+          missing.push_back(fmt::format("model.layers.{}.{}.bias", i, m));
   if (!missing.empty()) meta.fail("missing tensors: {}", join_missing(missing));
   const int64_t q_rows = n_head * head_dim, kv_rows = n_kv * head_dim;
   for (const TensorInfo& t : h.tensors) {
-    if (t.name == "rope_freqs.weight") continue;
-    const HfName hn = hf_module_name(meta, t.name);
+    if (t.name == "rope_freqs.weight" && llama) continue;
+    const HfName hn = hf_module_name(meta, t.name, arch);
     std::vector<int64_t> want;  // ggml ne
     const std::string& p = hn.gguf_part;
     if (hn.suffix == "weight") {
@@ -478,11 +521,14 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
       else if (p == "attn_output") want = {q_rows, hidden};
       else if (p == "ffn_gate" || p == "ffn_up") want = {hidden, ffn};
       else if (p == "ffn_down") want = {ffn, hidden};
+      else if (p == "attn_q_norm" || p == "attn_k_norm") want = {head_dim};
     } else {
+      const bool allowed = llama ? (p == "attn_q" || p == "attn_k" || p == "attn_v" || p == "attn_output")
+                                 : arch == Arch::Qwen2 && (p == "attn_q" || p == "attn_k" || p == "attn_v");
+      if (!allowed) meta.fail("unexpected bias tensor '{}' for the {} architecture", t.name, rep.architecture);
       if (p == "attn_q") want = {q_rows};
       else if (p == "attn_k" || p == "attn_v") want = {kv_rows};
       else if (p == "attn_output") want = {hidden};
-      else meta.fail("unexpected bias tensor '{}' for the llama architecture", t.name);
     }
     if (t.ne != want) {
       auto shape = [](const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); };
@@ -576,22 +622,23 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   const OJson eos = eos_ids.size() == 1 ? eos_ids[0] : eos_ids;
 
   OJson config;
-  config["architectures"] = OJson::array({"LlamaForCausalLM"});
-  config["model_type"] = "llama";
+  config["architectures"] = OJson::array({llama ? "LlamaForCausalLM" : arch == Arch::Qwen2 ? "Qwen2ForCausalLM" : "Qwen3ForCausalLM"});
+  config["model_type"] = rep.architecture;
   config["hidden_size"] = hidden;
   config["num_hidden_layers"] = n_layers;
   config["intermediate_size"] = ffn;
   config["num_attention_heads"] = n_head;
   config["num_key_value_heads"] = n_kv;
-  config["head_dim"] = head_dim;
+  if (arch != Arch::Qwen2) config["head_dim"] = head_dim;
   config["rms_norm_eps"] = eps;
   config["rope_theta"] = rope_theta;
   if (!rope_scaling.is_null()) config["rope_scaling"] = rope_scaling;
-  config["max_position_embeddings"] = ctx_len ? ctx_len : 4096;
+  config["max_position_embeddings"] = ctx_len ? ctx_len : llama ? 4096 : 32768;
   config["vocab_size"] = vocab;
   config["tie_word_embeddings"] = tied;
-  config["attention_bias"] = attention_bias;
-  config["mlp_bias"] = false;
+  if (arch != Arch::Qwen2) config["attention_bias"] = attention_bias;
+  if (llama) config["mlp_bias"] = false;
+  if (arch == Arch::Qwen2) config["use_sliding_window"] = false;
   config["hidden_act"] = "silu";
   config["torch_dtype"] = torch_dtype;
   if (!ids["bos_token_id"].is_null()) config["bos_token_id"] = ids["bos_token_id"];
@@ -617,6 +664,9 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
 
   log(fmt::format("arch={} layers={} hidden={} heads={}/{} head_dim={} vocab={} tied={}", rep.architecture,
                   n_layers, hidden, n_head, n_kv, head_dim, vocab, tied));
+  if (!rep.requantized.empty())
+    log(fmt::format("requantized {} tensor(s) to MLX 8-bit (not exact): {}", rep.requantized.size(),
+                    fmt::join(rep.requantized, ", ")));
   if (rep.dequantized.empty())
     log("no tensor needed dequantization");
   else

@@ -36,6 +36,11 @@ struct ConvertOptions {
   std::function<void(const std::string&)> log;   // progress lines (may be empty)
   const std::atomic<bool>* cancel = nullptr;     // set: stop between tensors (StoreError Canceled)
   bool dry_run = false;                          // validate and plan only; write nothing
+  // Keep the other quantized types quantized as MLX affine (gguf_quants.h): Q4_K, Q5_K, Q3_K,
+  // Q5_0, Q5_1 exactly (4/5/8-bit, group 32, f32 scales where f16 would round), Q6_K and Q2_K
+  // requantized to 8-bit. Off (the default): dequantized to float16 as tools/gguf_to_mlx.py
+  // does -- about 3.5x the size for a Q4_K_M file. The importers turn it on.
+  bool keep_quantized = false;
 };
 
 struct ConvertReport {
@@ -44,6 +49,7 @@ struct ConvertReport {
   bool tied = false;
   std::map<std::string, int> tensor_types;   // ggml type name -> tensor count
   std::vector<std::string> dequantized;      // "blk.0.ffn_gate.weight (Q5_0 -> float16)"
+  std::vector<std::string> requantized;      // keep_quantized: "blk.0.attn_v.weight (Q6_K -> 8-bit)"
   nlohmann::ordered_json quantization;       // the config's block (null when unquantized)
   bool has_chat_template = false;            // tokenizer.chat_template (Jinja) was present
   uint64_t total_size = 0;                   // bytes of tensor data written

@@ -2,7 +2,10 @@
 // rounded to float32 on its own, as numpy does, so results match gguf-py bit for bit.
 #include "store/import/gguf_quants.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "util/error.h"
 #include "util/half.h"
@@ -181,6 +184,143 @@ void repack_nibbles(const uint8_t* qs, uint8_t* w) {
 }
 
 }  // namespace
+
+int affine_bits(uint32_t type) {
+  switch (static_cast<TensorType>(type)) {
+    case TensorType::Q4_K: return 4;
+    case TensorType::Q5_0: case TensorType::Q5_1: case TensorType::Q5_K: return 5;
+    case TensorType::Q3_K: case TensorType::Q6_K: case TensorType::Q2_K: return 8;
+    default: return 0;
+  }
+}
+
+bool affine_exact(uint32_t type) {
+  const TensorType t = static_cast<TensorType>(type);
+  return affine_bits(type) != 0 && t != TensorType::Q6_K && t != TensorType::Q2_K;
+}
+
+void pack_bits(const uint8_t* q, int64_t n, int bits, uint8_t* out) {
+  std::memset(out, 0, static_cast<size_t>(n * bits / 8));
+  uint64_t acc = 0;
+  int have = 0;
+  size_t at = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    acc |= static_cast<uint64_t>(q[i] & ((1u << bits) - 1)) << have;
+    have += bits;
+    while (have >= 8) {
+      out[at++] = static_cast<uint8_t>(acc & 0xFF);
+      acc >>= 8;
+      have -= 8;
+    }
+  }
+}
+
+void mlx_quantize_group(const float* x, int n, int bits, uint8_t* q, float* scale_out, float* bias_out) {
+  const float n_bins = static_cast<float>((1 << bits) - 1);
+  const float eps = 1e-7f;
+  float w_max = x[0], w_min = x[0];
+  for (int i = 1; i < n; ++i) {
+    w_max = std::max(w_max, x[i]);
+    w_min = std::min(w_min, x[i]);
+  }
+  float scale = std::max((w_max - w_min) / n_bins, eps);
+  const bool neg = std::fabs(w_min) > std::fabs(w_max);
+  const float edge = neg ? w_min : w_max;
+  scale = neg ? scale : -scale;
+  const float q0 = std::rint(edge / scale);
+  float bias = 0;
+  if (q0 != 0) {
+    scale = edge / q0;
+    bias = edge;
+  }
+  for (int i = 0; i < n; ++i) {
+    const float v = std::rint((x[i] - bias) / scale);
+    q[i] = static_cast<uint8_t>(std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, n_bins));
+  }
+  *scale_out = scale;
+  *bias_out = bias;
+}
+
+void row_to_mlx_affine(uint32_t type, const uint8_t* src, int64_t k, uint8_t* w, float* scales, float* biases) {
+  const TypeTraits* tt = type_traits(type);
+  const int bits = affine_bits(type);
+  OLLMLX_ASSERT(tt && bits && k % tt->block_size == 0);
+  std::vector<uint8_t> q(static_cast<size_t>(k));
+  const int64_t blocks = k / tt->block_size;
+  switch (static_cast<TensorType>(type)) {
+    case TensorType::Q5_0: case TensorType::Q5_1: {
+      const bool one = static_cast<TensorType>(type) == TensorType::Q5_1;
+      for (int64_t g = 0; g < blocks; ++g) {
+        const uint8_t* b = src + g * tt->type_size;
+        const float d = h2f(b);
+        scales[g] = d;
+        biases[g] = one ? h2f(b + 2) : -16.0f * d;
+        const uint32_t qh = load_u32(b + (one ? 4 : 2));
+        const uint8_t* qs = b + (one ? 8 : 6);
+        for (int j = 0; j < 16; ++j) {
+          q[g * 32 + j] = static_cast<uint8_t>((qs[j] & 0x0F) | (((qh >> j) & 1u) << 4));
+          q[g * 32 + j + 16] = static_cast<uint8_t>((qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4));
+        }
+      }
+      break;
+    }
+    case TensorType::Q4_K: case TensorType::Q5_K: {
+      const bool five = static_cast<TensorType>(type) == TensorType::Q5_K;
+      for (int64_t g = 0; g < blocks; ++g) {
+        const uint8_t* b = src + g * tt->type_size;
+        const float d = h2f(b), dmin = h2f(b + 2);
+        int sc[8], m[8];
+        scale_min_k4(b + 4, sc, m);
+        const uint8_t* qh = b + 16;
+        const uint8_t* qs = b + (five ? 48 : 16);
+        for (int s = 0; s < 8; ++s) {
+          scales[g * 8 + s] = d * static_cast<float>(sc[s]);
+          biases[g * 8 + s] = -(dmin * static_cast<float>(m[s]));
+          const int c = s / 2, shift = 4 * (s % 2);
+          for (int l = 0; l < 32; ++l) {
+            int v = (qs[32 * c + l] >> shift) & 0x0F;
+            if (five) v |= ((qh[l] >> s) & 1) << 4;
+            q[g * 256 + s * 32 + l] = static_cast<uint8_t>(v);
+          }
+        }
+      }
+      break;
+    }
+    case TensorType::Q3_K: {
+      for (int64_t g = 0; g < blocks; ++g) {
+        const uint8_t* b = src + g * tt->type_size;
+        const uint8_t* hmask = b;
+        const uint8_t* qs = b + 32;
+        const uint8_t* sc = b + 96;
+        const float d = h2f(b + 108);
+        for (int s = 0; s < 8; ++s) {
+          scales[g * 8 + s] = d;
+          biases[g * 8 + s] = -124.0f * d;
+        }
+        for (int e = 0; e < kQK; ++e) {
+          const int s = e / 16;
+          const int lo = s < 8 ? (sc[s] & 0x0F) : (sc[s - 8] >> 4);
+          const int hi = (sc[8 + s % 4] >> (2 * (s / 4))) & 3;
+          const int scale = static_cast<int8_t>(static_cast<uint8_t>(lo | (hi << 4))) - 32;
+          const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+          const int low2 = (qs[32 * h + l] >> (2 * j)) & 3;
+          const int hbit = (hmask[l] >> (e / 32)) & 1;
+          const int q3 = low2 - ((hbit ^ 1) << 2);
+          q[g * 256 + e] = static_cast<uint8_t>(scale * q3 + 124);  // in [0, 252]
+        }
+      }
+      break;
+    }
+    default: {  // Q6_K, Q2_K: requantize the dequantized row
+      std::vector<float> x(static_cast<size_t>(k));
+      dequantize(type, src, k, x.data());
+      for (int64_t g = 0; g < k / 32; ++g)
+        mlx_quantize_group(x.data() + g * 32, 32, 8, q.data() + g * 32, &scales[g], &biases[g]);
+      break;
+    }
+  }
+  pack_bits(q.data(), k, bits, w);
+}
 
 bool can_dequantize(uint32_t type) {
   switch (static_cast<TensorType>(type)) {

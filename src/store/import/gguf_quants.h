@@ -31,4 +31,25 @@ void q4_0_row_to_mlx(const uint8_t* src, int64_t k, uint8_t* w, float* scales, f
 void q4_1_row_to_mlx(const uint8_t* src, int64_t k, uint8_t* w, uint16_t* scales, uint16_t* biases);
 void q8_0_row_to_mlx(const uint8_t* src, int64_t k, uint8_t* w, float* scales, float* biases);
 
+// The other block types as MLX affine, group size 32 (the "keep quantized" import mode):
+//   Q5_0  5-bit  scale d       bias -16 d       exact
+//   Q5_1  5-bit  scale d       bias m           exact
+//   Q4_K  4-bit  scale d*sc    bias -dmin*m     exact (per 32-element sub-block)
+//   Q5_K  5-bit  scale d*sc    bias -dmin*m     exact
+//   Q3_K  8-bit  scale d       bias -124 d      exact: q = sc*q3 + 124 (16-element sub-blocks
+//                                               with their own scale share one 8-bit grid)
+//   Q6_K, Q2_K   8-bit, requantized from the dequantized values with MLX's own algorithm
+//                (not exact: about half an 8-bit step, 1/8 of a Q6_K step; up to 1.5 steps where MLX clips)
+// "Exact" means scale * q + bias gives back, in float32, exactly what dequantize() gives.
+// Returns the MLX bits, or 0 when the type has no affine form here.
+int affine_bits(uint32_t type);
+bool affine_exact(uint32_t type);
+// One row of `k` elements: MLX weight bytes (k * bits / 8), k/32 scales and biases (float32).
+void row_to_mlx_affine(uint32_t type, const uint8_t* src, int64_t k, uint8_t* w, float* scales,
+                       float* biases);
+// MLX's affine quantization of one group (mlx/ops.cpp, CPU variant): q[i] in [0, 2^bits - 1].
+void mlx_quantize_group(const float* x, int n, int bits, uint8_t* q, float* scale, float* bias);
+// Packs `n` values of `bits` bits into MLX's little-endian bit stream at `out` (n*bits/8 bytes).
+void pack_bits(const uint8_t* q, int64_t n, int bits, uint8_t* out);
+
 }  // namespace ollmlx::gguf

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <mutex>
+#include <set>
 
 #include "format/model_dir.h"
 #include "store/files.h"
@@ -19,6 +21,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using OJson = nlohmann::ordered_json;
+
+// Serialises "a conversion is put in place and named" against pruning, so a directory renamed
+// into place a moment before its name is written is never taken for garbage.
+std::mutex& import_mutex() {
+  static std::mutex mu;
+  return mu;
+}
 
 std::string file_sha256(const fs::path& path, const std::atomic<bool>* cancel) {
   std::error_code ec;
@@ -69,8 +78,8 @@ void verify_conversion(const fs::path& dir) {
 
 }  // namespace
 
-fs::path import_dir(const Store& store, const std::string& sha256) {
-  return store.config().models_dir / "imports" / ("gguf-" + sha256);
+fs::path import_dir(const Store& store, const std::string& sha256, bool keep_quantized) {
+  return store.config().models_dir / "imports" / ("gguf-" + sha256 + (keep_quantized ? "" : "-f16"));
 }
 
 ImportResult import_gguf(Store& store, const fs::path& gguf_path, std::string_view name,
@@ -92,7 +101,7 @@ ImportResult import_gguf(Store& store, const fs::path& gguf_path, std::string_vi
     progress("verifying sha256 digest");
     sha = file_sha256(gguf_path, options.cancel);
   }
-  res.dir = import_dir(store, sha);
+  res.dir = import_dir(store, sha, options.convert.keep_quantized);
 
   // The GGUF's own metadata decides the template choice even when the conversion is reused.
   progress("parsing GGUF");
@@ -118,6 +127,8 @@ ImportResult import_gguf(Store& store, const fs::path& gguf_path, std::string_vi
       copt.log = [&](const std::string& line) { log::info("import {}: {}", gguf_path.string(), line); };
       progress("converting model");
       res.report = gguf::convert_to_mlx(*file, tmp, copt);
+      if (!res.report->requantized.empty())
+        progress(fmt::format("requantized {} tensor(s) with no exact MLX form to 8-bit", res.report->requantized.size()));
       if (!res.report->dequantized.empty())
         progress(fmt::format("dequantized {} tensor(s) with no exact MLX form to {}", res.report->dequantized.size(),
                              copt.dequant_f32 ? "float32" : "float16 (float32 where out of range)"));
@@ -130,9 +141,12 @@ ImportResult import_gguf(Store& store, const fs::path& gguf_path, std::string_vi
       if (!res.report->general_name.empty()) record["general_name"] = res.report->general_name;
       record["chat_template"] = has_jinja ? "gguf tokenizer.chat_template (Jinja)" : "none";
       record["tensor_types"] = res.report->tensor_types;
+      record["keep_quantized"] = copt.keep_quantized;
       record["dequantized"] = res.report->dequantized;
+      record["requantized"] = res.report->requantized;
       record["quantization"] = res.report->quantization;
       write_file_atomic(tmp / "ollmlx_import.json", record.dump(2) + "\n");
+      std::lock_guard<std::mutex> lock(import_mutex());
       fs::rename(tmp, res.dir, ec);
       if (ec) {
         // Another import of the same GGUF finished first: use it.
@@ -161,8 +175,53 @@ ImportResult import_gguf(Store& store, const fs::path& gguf_path, std::string_vi
   ModelRecord from;
   from.dir = res.dir.string();
   progress("writing manifest");
+  std::lock_guard<std::mutex> lock(import_mutex());
+  if (!fs::is_regular_file(res.dir / "config.json", ec))  // pruned before the lock: convert again
+    throw_store(StoreErrorKind::Io, "{}: the conversion was removed meanwhile; import again", res.dir.string());
   res.record = store.create(n.to_string(), from, layer);
   return res;
+}
+
+std::vector<fs::path> prune_imports(Store& store, std::chrono::seconds blob_grace) {
+  std::lock_guard<std::mutex> lock(import_mutex());
+  std::vector<fs::path> removed;
+  const fs::path imports = store.config().models_dir / "imports";
+  std::set<std::string> used;
+  for (const ModelRecord& r : store.list()) {
+    std::error_code ec;
+    used.insert(fs::weakly_canonical(r.dir, ec).string());
+  }
+  std::set<std::string> sources;  // blobs converted by a remaining import
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(imports, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("gguf-", 0) != 0 && name.rfind("files-", 0) != 0) continue;  // .tmp-*: in progress
+    if (name.find(".tmp-") != std::string::npos) continue;
+    std::error_code ec2;
+    if (used.count(fs::weakly_canonical(it->path(), ec2).string())) {
+      try {
+        const OJson rec = OJson::parse(read_file(it->path() / "ollmlx_import.json", 16 << 20));
+        if (rec.contains("source") && rec["source"].contains("sha256") && rec["source"]["sha256"].is_string())
+          sources.insert(rec["source"]["sha256"].get<std::string>());
+      } catch (...) {
+      }
+      continue;
+    }
+    fs::remove_all(it->path(), ec2);
+    if (!ec2) removed.push_back(it->path());
+  }
+  const fs::path blobs = store.config().models_dir / "blobs";
+  const auto now = std::chrono::system_clock::now();
+  for (auto it = fs::directory_iterator(blobs, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("sha256-", 0) != 0 || name.size() != 71) continue;  // partial uploads: skipped
+    if (sources.count(name.substr(7))) continue;
+    if (now - file_mtime(it->path()) < blob_grace) continue;
+    std::error_code ec2;
+    fs::remove(it->path(), ec2);
+    if (!ec2) removed.push_back(it->path());
+  }
+  return removed;
 }
 
 ImportResult import_ollama(Store& store, std::string_view ollama_name, std::string_view name,

@@ -3,7 +3,8 @@
 //
 //   converted directory  $OLLMLX_MODELS/imports/gguf-<sha256 of the GGUF>/   (content-addressed:
 //                        importing the same GGUF again reuses it; written under a temporary
-//                        name and renamed when complete and verified)
+//                        name and renamed when complete and verified; "-f16" is appended when
+//                        the conversion dequantizes as tools/gguf_to_mlx.py does)
 //     config.json, model.safetensors, tokenizer files ... (gguf_convert.h)
 //     ollmlx_import.json  what was converted, from where, and which chat template was chosen
 //   name                 Store::create(name, local directory, Modelfile layer)
@@ -17,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -39,7 +41,13 @@ struct ImportOptions {
   const std::atomic<bool>* cancel = nullptr;
   // The GGUF's sha256 when already known and verified (an uploaded blob); else it is computed.
   std::optional<std::string> sha256;
-  gguf::ConvertOptions convert;  // its log/cancel are filled in by the importer
+  // Its log/cancel are filled in by the importer. keep_quantized is on by default here: K-quants
+  // and Q5 types stay quantized (exactly, or 8-bit for Q6_K/Q2_K) instead of growing to float16.
+  gguf::ConvertOptions convert = [] {
+    gguf::ConvertOptions o;
+    o.keep_quantized = true;
+    return o;
+  }();
 };
 
 struct ImportResult {
@@ -66,7 +74,15 @@ ImportResult import_ollama(Store& store, std::string_view ollama_name, std::stri
                            const ImportOptions& options = {},
                            const std::vector<std::filesystem::path>& roots = ollama_roots());
 
-// The directory an import of a GGUF with this sha256 uses.
-std::filesystem::path import_dir(const Store& store, const std::string& sha256);
+// The directory an import of a GGUF with this sha256 uses (per conversion mode).
+std::filesystem::path import_dir(const Store& store, const std::string& sha256, bool keep_quantized = true);
+
+// After a model is removed: deletes the import directories ($OLLMLX_MODELS/imports/gguf-* and
+// files-*) no model name points at any more, and uploaded blobs older than `blob_grace` that
+// are not the source of a remaining conversion. Imports in progress are never touched (they hold
+// the same process-wide lock, and their temporary directories are skipped). Returns the paths
+// removed.
+std::vector<std::filesystem::path> prune_imports(
+    Store& store, std::chrono::seconds blob_grace = std::chrono::hours(1));
 
 }  // namespace ollmlx::store

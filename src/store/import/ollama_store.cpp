@@ -141,14 +141,16 @@ OllamaModel read_ollama_model(std::string_view name_in, const std::vector<fs::pa
     std::string media, digest;
     uint64_t size;
   };
-  auto layer_of = [&](const OJson& l) {
-    if (!l.is_object() || !l.contains("mediaType") || !l["mediaType"].is_string() || !l.contains("digest") ||
-        !l["digest"].is_string() || !l.contains("size") || !l["size"].is_number_unsigned())
+  auto layer_of = [&](const OJson& l, bool need_media_type = true) {
+    const bool media = l.is_object() && l.contains("mediaType") && l["mediaType"].is_string();
+    if (!l.is_object() || (need_media_type && !media) || !l.contains("digest") || !l["digest"].is_string() ||
+        !l.contains("size") || !l["size"].is_number_unsigned())
       throw_store(StoreErrorKind::Corrupt, "{}: malformed layer", where);
-    return Layer{l["mediaType"].get<std::string>(), l["digest"].get<std::string>(), l["size"].get<uint64_t>()};
+    return Layer{media ? l["mediaType"].get<std::string>() : "", l["digest"].get<std::string>(),
+                 l["size"].get<uint64_t>()};
   };
   if (man.contains("config") && man["config"].is_object() && man["config"].contains("digest")) {
-    const Layer c = layer_of(man["config"]);
+    const Layer c = layer_of(man["config"], false);
     const fs::path p = blob_path(m.root, c.digest, where);
     std::error_code ec;
     if (fs::is_regular_file(p, ec)) m.config = parse_json(read_small_layer(p, c.digest, c.size, where), where + " config");

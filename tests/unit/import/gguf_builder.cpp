@@ -97,6 +97,12 @@ bool GgufBuilder::drop(const std::string& name) {
   return false;
 }
 
+std::string* GgufBuilder::data_of(const std::string& tensor_name) {
+  for (T& t : tensors_)
+    if (t.name == tensor_name) return &t.data;
+  return nullptr;
+}
+
 std::string GgufBuilder::build(uint32_t version, uint32_t alignment, Layout* layout) const {
   Layout l;
   std::string s = "GGUF";
@@ -174,17 +180,23 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
   const int64_t V = static_cast<int64_t>(tokens.size());
 
   GgufBuilder g;
-  g.str("general.architecture", "llama");
+  const std::string A = t.arch + ".";
+  g.str("general.architecture", t.arch);
   g.str("general.name", t.name);
-  g.u32("llama.block_count", static_cast<uint32_t>(t.layers));
-  g.u32("llama.context_length", 512);
-  g.u32("llama.embedding_length", static_cast<uint32_t>(H));
-  g.u32("llama.feed_forward_length", static_cast<uint32_t>(F));
-  g.u32("llama.attention.head_count", static_cast<uint32_t>(NH));
-  g.u32("llama.attention.head_count_kv", static_cast<uint32_t>(NKV));
-  g.u32("llama.rope.dimension_count", static_cast<uint32_t>(HD));
-  g.f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  g.f32("llama.rope.freq_base", 10000.0f);
+  g.u32(A + "block_count", static_cast<uint32_t>(t.layers));
+  g.u32(A + "context_length", 512);
+  g.u32(A + "embedding_length", static_cast<uint32_t>(H));
+  g.u32(A + "feed_forward_length", static_cast<uint32_t>(F));
+  g.u32(A + "attention.head_count", static_cast<uint32_t>(NH));
+  g.u32(A + "attention.head_count_kv", static_cast<uint32_t>(NKV));
+  if (t.arch == "qwen3") {
+    g.u32(A + "attention.key_length", static_cast<uint32_t>(HD));
+    g.u32(A + "attention.value_length", static_cast<uint32_t>(HD));
+  } else {
+    g.u32(A + "rope.dimension_count", static_cast<uint32_t>(HD));
+  }
+  g.f32(A + "attention.layer_norm_rms_epsilon", 1e-5f);
+  g.f32(A + "rope.freq_base", 10000.0f);
   g.str("tokenizer.ggml.model", "gpt2");
   g.str("tokenizer.ggml.pre", "smollm");
   g.strs("tokenizer.ggml.tokens", tokens);
@@ -222,7 +234,25 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
     }
     return s;
   };
+  auto kblocks = [&](int64_t n, uint32_t type) {
+    // K-quant super-blocks: random bytes with the f16 scale fields set to small positive values.
+    struct K {
+      int size;
+      std::vector<int> d_offsets;
+    };
+    const K k = type == 10 ? K{84, {80, 82}} : type == 11 ? K{110, {108}} : type == 12 ? K{144, {0, 2}}
+              : type == 13 ? K{176, {0, 2}} : K{210, {208}};
+    std::string s;
+    for (int64_t b = 0; b < n / 256; ++b) {
+      std::string blk(static_cast<size_t>(k.size), '\0');
+      for (char& c : blk) c = static_cast<char>(byte(rng));
+      for (int off : k.d_offsets) blk.replace(static_cast<size_t>(off), 2, f16(0.0005f + 0.001f * (uni(rng) + 1.0f)));
+      s += blk;
+    }
+    return s;
+  };
   auto blocks = [&](int64_t n, uint32_t type) {
+    if (type >= 10 && type <= 14) return kblocks(n, type);
     std::string s;
     for (int64_t b = 0; b < n / 32; ++b) {
       const float d = 0.002f + 0.004f * (uni(rng) + 1.0f);
@@ -242,14 +272,14 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
   };
   auto weight = [&](const std::string& name, int64_t in, int64_t out, uint32_t type) {
     const int64_t n = in * out;
+    if (t.all_f32) type = 0;
     g.tensor(name, {in, out}, type, type == 0 || type == 1 || type == 30 ? floats(n, 0.08f, 0.0f, type) : blocks(n, type));
   };
-  weight("token_embd.weight", H, V, 8);
+  weight("token_embd.weight", H, V, t.embed_type);
   g.tensor("output_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
-  if (!t.tied) weight("output.weight", H, V, 2);
-  const uint32_t layer_types[2][7] = {{3, 8, 1, 2, 6, 30, 7}, {0, 1, 0, 1, 8, 8, 2}};
+  if (!t.tied) weight("output.weight", H, V, t.output_type);
   for (int i = 0; i < t.layers; ++i) {
-    const uint32_t* ty = layer_types[i % 2];
+    const uint32_t* ty = t.layer_types.data() + 7 * (i % 2);
     const std::string p = "blk." + std::to_string(i) + ".";
     g.tensor(p + "attn_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
     g.tensor(p + "ffn_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
@@ -260,6 +290,16 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
     weight(p + "ffn_gate.weight", H, F, ty[4]);
     weight(p + "ffn_up.weight", H, F, ty[5]);
     weight(p + "ffn_down.weight", F, H, ty[6]);
+    if (t.arch == "qwen2") {
+      auto bias = [&](int64_t n) { return t.zero_bias ? std::string(static_cast<size_t>(n) * 4, '\0') : floats(n, 0.05f, 0.0f, 0); };
+      g.tensor(p + "attn_q.bias", {NH * HD}, 0, bias(NH * HD));
+      g.tensor(p + "attn_k.bias", {NKV * HD}, 0, bias(NKV * HD));
+      g.tensor(p + "attn_v.bias", {NKV * HD}, 0, bias(NKV * HD));
+    }
+    if (t.arch == "qwen3") {
+      g.tensor(p + "attn_q_norm.weight", {HD}, 0, floats(HD, 0.1f, 1.0f, 0));
+      g.tensor(p + "attn_k_norm.weight", {HD}, 0, floats(HD, 0.1f, 1.0f, 0));
+    }
   }
   if (t.edit) t.edit(g);
   return g.build();

@@ -32,6 +32,8 @@ class GgufBuilder {
               const std::string& data);
   // Removes a metadata entry or tensor; false if there is none of that name.
   bool drop(const std::string& name);
+  // The data of a tensor added earlier (nullptr if none), to be changed in place.
+  std::string* data_of(const std::string& tensor_name);
 
   struct Layout {
     size_t kv_start = 0;                     // first metadata entry
@@ -66,6 +68,14 @@ struct TinyLlama {
   bool chat_template = true;
   uint32_t seed = 7;
   std::string name = "Tiny Llama";
+  std::string arch = "llama";  // "qwen2" adds q/k/v biases, "qwen3" q/k norms and key_length
+  bool all_f32 = false;        // every weight F32 (for exact comparisons between conversions)
+  bool zero_bias = false;      // qwen2's biases all zero (and no random numbers drawn for them)
+  // ggml types of q, k, v, o, gate, up, down for layers 0 and 1 (then alternating), embedding
+  // and output; any of F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K (random blocks
+  // with sane scales; K-quants need rows of a multiple of 256).
+  std::vector<uint32_t> layer_types = {3, 8, 1, 2, 6, 30, 7, 0, 1, 0, 1, 8, 8, 2};
+  uint32_t embed_type = 8, output_type = 2;
   std::function<void(GgufBuilder&)> edit;  // last changes before the file is built
 };
 // Tokens of the tiny model's tokenizer: <|endoftext|>, <|im_start|>, <|im_end|>, the 256

@@ -208,6 +208,62 @@ TEST(GgufQuants, DirectMlxRepackingIsLossless) {
   }
 }
 
+// The "keep quantized" forms: exact ones give back exactly the dequantized values, Q6_K and Q2_K
+// (requantized to 8-bit with MLX's algorithm) stay within half an 8-bit step.
+TEST(GgufQuants, AffineRepacking) {
+  using gguf::TensorType;
+  std::mt19937 rng(4);
+  for (TensorType t : {TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q3_K,
+                       TensorType::Q6_K, TensorType::Q2_K}) {
+    const uint32_t type = static_cast<uint32_t>(t);
+    const gguf::TypeTraits* tt = gguf::type_traits(type);
+    SCOPED_TRACE(tt->name);
+    const int64_t k = 512;
+    std::vector<uint8_t> row;
+    for (int64_t b = 0; b < k / tt->block_size; ++b) {
+      auto blk = random_block(t, rng);
+      row.insert(row.end(), blk.begin(), blk.end());
+    }
+    const int bits = gguf::affine_bits(type);
+    ASSERT_GT(bits, 0);
+    std::vector<uint8_t> w(static_cast<size_t>(k * bits / 8));
+    std::vector<float> scales(k / 32), biases(k / 32), want(k);
+    gguf::row_to_mlx_affine(type, row.data(), k, w.data(), scales.data(), biases.data());
+    gguf::dequantize(type, row.data(), k, want.data());
+    for (int64_t e = 0; e < k; ++e) {
+      const uint64_t bit = static_cast<uint64_t>(e) * bits;
+      uint64_t v = 0;
+      std::memcpy(&v, w.data() + bit / 8, std::min<size_t>(8, w.size() - bit / 8));
+      const int q = static_cast<int>((v >> (bit % 8)) & ((1u << bits) - 1));
+      const float got = scales[e / 32] * static_cast<float>(q) + biases[e / 32];
+      if (gguf::affine_exact(type))
+        ASSERT_EQ(got, want[e]) << "element " << e;
+      else
+        ASSERT_LE(std::fabs(got - want[e]), std::fabs(scales[e / 32]) * 1.5f + 1e-12f) << "element " << e;  // half a step; 1.5 where MLX clips the far end
+    }
+  }
+}
+
+TEST(GgufQuants, MlxQuantizeGroup) {
+  float x[32];
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i);
+  uint8_t q[32];
+  float scale, bias;
+  gguf::mlx_quantize_group(x, 32, 8, q, &scale, &bias);
+  // |max| >= |min|: the grid hangs from the maximum with a negative scale, 0.0 exactly representable.
+  EXPECT_EQ(bias, 31.0f);
+  EXPECT_FLOAT_EQ(scale, -31.0f / 255.0f);
+  EXPECT_EQ(q[31], 0);
+  EXPECT_EQ(q[0], 255);
+  for (int i = 0; i < 32; ++i) EXPECT_NEAR(scale * q[i] + bias, x[i], 31.0 / 255 / 2 + 1e-6);
+  uint8_t packed[20];
+  const uint8_t five[8] = {1, 2, 3, 4, 5, 6, 7, 31};
+  gguf::pack_bits(five, 8, 5, packed);
+  uint64_t v = 0;
+  std::memcpy(&v, packed, 5);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ((v >> (5 * i)) & 31, five[i]);
+}
+
 struct Converted {
   fs::path dir;
   gguf::ConvertReport report;
@@ -315,6 +371,78 @@ TEST(GgufConvert, TiedAndSharded) {
   fs::remove_all(c.dir.parent_path());
 }
 
+TEST(GgufConvert, KeepQuantized) {
+  gguf::ConvertOptions opt;
+  opt.keep_quantized = true;
+  const Converted c = convert(tiny_llama_gguf(), "keep", opt);
+  EXPECT_TRUE(c.report.dequantized.empty());
+  EXPECT_TRUE(c.report.requantized.empty());  // Q5_0 and Q5_1 are exact
+  const Json cfg = read_json(c.dir / "config.json");
+  EXPECT_EQ(cfg["quantization"]["model.layers.0.mlp.gate_proj"]["bits"], 5);
+  EXPECT_EQ(cfg["quantization"]["model.layers.0.mlp.down_proj"]["bits"], 5);
+  const format::ModelDir md = format::ModelDir::open(c.dir.string());
+  EXPECT_EQ(md.weights().get("model.layers.0.mlp.gate_proj.weight").shape, (Shape{128, 64 * 5 / 32}));
+  EXPECT_EQ(md.weights().get("model.layers.0.mlp.gate_proj.scales").dtype, DType::F16);  // d, -16d exact in f16
+  fs::remove_all(c.dir.parent_path());
+}
+
+// qwen2 and qwen3 (the same GGUF names as llama, no Q/K permutation; qwen2 has q/k/v biases,
+// qwen3 per-head q/k norms and its own head_dim).
+TEST(GgufConvert, Qwen2AndQwen3) {
+  for (const std::string arch : {"qwen2", "qwen3"}) {
+    SCOPED_TRACE(arch);
+    TinyLlama t;
+    t.arch = arch;
+    const Converted c = convert(tiny_llama_gguf(t), arch);
+    const Json cfg = read_json(c.dir / "config.json");
+    EXPECT_EQ(cfg["model_type"], arch);
+    EXPECT_EQ(cfg["architectures"][0], arch == "qwen2" ? "Qwen2ForCausalLM" : "Qwen3ForCausalLM");
+    EXPECT_EQ(cfg.contains("head_dim"), arch == "qwen3");
+    EXPECT_EQ(cfg.contains("use_sliding_window"), arch == "qwen2");
+    EXPECT_FALSE(cfg.contains("mlp_bias"));
+    const format::ModelDir md = format::ModelDir::open(c.dir.string());
+    EXPECT_EQ(md.weights().contains("model.layers.1.self_attn.k_proj.bias"), arch == "qwen2");
+    EXPECT_EQ(md.weights().contains("model.layers.1.self_attn.q_norm.weight"), arch == "qwen3");
+    // No Q/K permutation: layer 1's F32 q_proj is copied row for row.
+    auto f = gguf::File::open((c.dir.parent_path() / "model.gguf").string());
+    const gguf::TensorInfo* q = f->header().tensor("blk.1.attn_q.weight");
+    const Tensor got = md.weights().get("model.layers.1.self_attn.q_proj.weight");
+    EXPECT_EQ(std::memcmp(got.data, q->data, q->nbytes), 0);
+    fs::remove_all(c.dir.parent_path());
+  }
+  struct Case {
+    const char* arch;
+    std::function<void(GgufBuilder&)> edit;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"qwen2", [](GgufBuilder& g) { g.drop("blk.0.attn_k.bias"); }, "missing tensors: ['model.layers.0.self_attn.k_proj.bias']"},
+      {"qwen2", [](GgufBuilder& g) { g.tensor("blk.0.attn_output.bias", {64}, 0, std::string(256, '\0')); },
+       "unexpected bias tensor 'blk.0.attn_output.bias' for the qwen2 architecture"},
+      {"qwen3", [](GgufBuilder& g) { g.drop("blk.1.attn_q_norm.weight"); }, "missing tensors: ['model.layers.1.self_attn.q_norm']"},
+      {"qwen3", [](GgufBuilder& g) { g.tensor("blk.0.attn_q.bias", {64}, 0, std::string(256, '\0')); },
+       "unexpected bias tensor 'blk.0.attn_q.bias' for the qwen3 architecture"},
+      {"llama", [](GgufBuilder& g) { g.tensor("blk.0.attn_q_norm.weight", {16}, 0, std::string(64, '\0')); },
+       "unsupported tensor 'blk.0.attn_q_norm.weight' for the llama architecture"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.message);
+    TinyLlama t;
+    t.arch = k.arch;
+    t.edit = k.edit;
+    EXPECT_THROW(
+        {
+          try {
+            convert(tiny_llama_gguf(t), "qwen-refuse");
+          } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(k.message), std::string::npos) << e.what();
+            throw;
+          }
+        },
+        Error);
+  }
+}
+
 TEST(GgufConvert, DryRunWritesNothing) {
   gguf::ConvertOptions opt;
   opt.dry_run = true;
@@ -338,7 +466,7 @@ TEST(GgufConvert, Refusals) {
     return [=](GgufBuilder& g) { g.drop(key); g.u32(key, v); };
   };
   const std::vector<Case> cases = {
-      {"arch", set_str("general.architecture", "mamba"), "unsupported architecture 'mamba' (supported: llama)"},
+      {"arch", set_str("general.architecture", "mamba"), "unsupported architecture 'mamba' (supported: llama, qwen2, qwen3)"},
       {"no arch", [](GgufBuilder& g) { g.drop("general.architecture"); }, "missing required GGUF key 'general.architecture'"},
       {"spm", set_str("tokenizer.ggml.model", "llama"), "tokenizer.ggml.model 'llama' is not supported yet"},
       {"pre", set_str("tokenizer.ggml.pre", "klingon"), "unsupported tokenizer.ggml.pre 'klingon'"},

@@ -125,8 +125,8 @@ TEST(ImportGguf, NamesTheConversionAndReusesIt) {
   EXPECT_EQ(r.record.dir, r.dir.string());
   EXPECT_EQ(r.record.modelfile, (OJson{{"system", "be brief"}}));
   EXPECT_EQ(r.template_source, "gguf");
+  // Q5_0/Q5_1 stay quantized (5-bit, exact): nothing is dequantized or requantized.
   EXPECT_EQ(statuses, (std::vector<std::string>{"verifying sha256 digest", "parsing GGUF", "converting model",
-                                                 "dequantized 2 tensor(s) with no exact MLX form to float16 (float32 where out of range)",
                                                  "verifying conversion", "writing manifest"}));
   const auto rec = nlohmann::json::parse(read_bytes(r.dir / "ollmlx_import.json"));
   EXPECT_EQ(rec["converter"], store::kImportConverterVersion);
@@ -151,6 +151,17 @@ TEST(ImportGguf, NamesTheConversionAndReusesIt) {
   store::ImportOptions known;
   known.sha256 = store::sha256_hex(bytes);
   EXPECT_TRUE(store::import_gguf(*ts.store, ts.root / "tiny.gguf", "third", OJson::object(), known).reused);
+  // The Python-compatible conversion (dequantized to float16) is a separate directory.
+  store::ImportOptions f16;
+  f16.convert.keep_quantized = false;
+  statuses.clear();
+  f16.progress = [&](const std::string& s) { statuses.push_back(s); };
+  const store::ImportResult d = store::import_gguf(*ts.store, ts.root / "tiny.gguf", "tiny-f16", OJson::object(), f16);
+  EXPECT_FALSE(d.reused);
+  EXPECT_EQ(d.dir, r.dir.string() + "-f16");
+  EXPECT_NE(std::find(statuses.begin(), statuses.end(),
+                      "dequantized 2 tensor(s) with no exact MLX form to float16 (float32 where out of range)"),
+            statuses.end());
 }
 
 TEST(ImportGguf, RefusalsNameNothing) {
@@ -162,7 +173,7 @@ TEST(ImportGguf, RefusalsNameNothing) {
     store::import_gguf(*ts.store, ts.root / "moe.gguf", "moe", OJson::object());
     ADD_FAILURE();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unsupported architecture 'qwen35moe' (supported: llama)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unsupported architecture 'qwen35moe' (supported: llama, qwen2, qwen3)"), std::string::npos) << e.what();
   }
   write_bytes(ts.root / "junk.gguf", "GGUF\x03\0\0\0 and then garbage");
   EXPECT_THROW(store::import_gguf(*ts.store, ts.root / "junk.gguf", "junk", OJson::object()), Error);
@@ -353,6 +364,44 @@ TEST(ImportOllama, RootsFromTheEnvironment) {
   for (const auto& r : store::ollama_roots()) EXPECT_NE(r, dir / "missing");  // only existing ones
   if (old) ::setenv("OLLAMA_MODELS", saved.c_str(), 1); else ::unsetenv("OLLAMA_MODELS");
   fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ollmlx::test
+
+namespace ollmlx::test {
+namespace {
+
+TEST(ImportGguf, PruneRemovesWhatNoNameUses) {
+  TestStore ts("prune");
+  const std::string a = tiny_llama_gguf();
+  TinyLlama t2;
+  t2.seed = 99;
+  const std::string b = tiny_llama_gguf(t2);
+  // Two uploaded blobs, each imported under a name; one more blob never imported.
+  store::BlobStore blobs(ts.root / "models");
+  for (const std::string* s : {&a, &b}) ASSERT_TRUE(blobs.put("sha256:" + store::sha256_hex(*s), body_of(*s, 1 << 16)));
+  ASSERT_TRUE(blobs.put("sha256:" + store::sha256_hex("stray"), body_of("stray")));
+  store::ImportOptions opt;
+  opt.sha256 = store::sha256_hex(a);
+  const auto ra = store::import_gguf(*ts.store, *blobs.find("sha256:" + store::sha256_hex(a)), "a", OJson::object(), opt);
+  opt.sha256 = store::sha256_hex(b);
+  const auto rb = store::import_gguf(*ts.store, *blobs.find("sha256:" + store::sha256_hex(b)), "b", OJson::object(), opt);
+  ts.store->copy("a", "a2");
+  // Nothing unused yet (the stray blob is younger than the grace period).
+  EXPECT_TRUE(store::prune_imports(*ts.store).empty());
+  ts.store->remove("a");
+  EXPECT_TRUE(store::prune_imports(*ts.store).empty());  // a2 still uses the conversion
+  ts.store->remove("a2");
+  const auto removed = store::prune_imports(*ts.store, std::chrono::seconds(0));
+  EXPECT_FALSE(fs::exists(ra.dir));
+  EXPECT_TRUE(fs::exists(rb.dir));
+  EXPECT_FALSE(blobs.find("sha256:" + store::sha256_hex(a)));     // its conversion is gone
+  EXPECT_FALSE(blobs.find("sha256:" + store::sha256_hex("stray")));
+  EXPECT_TRUE(blobs.find("sha256:" + store::sha256_hex(b)));      // the source of a live import
+  EXPECT_EQ(removed.size(), 3u);
+  ASSERT_TRUE(ts.store->find("b"));
+  EXPECT_TRUE(fs::exists(fs::path(ts.store->find("b")->dir) / "config.json"));
 }
 
 }  // namespace
