@@ -99,5 +99,8 @@ class Backend {
 
 // Creates a backend by name ("cpu"; others when built). Throws Error("backend") if unknown.
 std::unique_ptr<Backend> create_backend(const std::string& name, int n_threads = 0);
+// The backend to use when none is asked for: "cuda" when this build has it and a device is
+// present, else "cpu".
+std::string default_backend_name();
 
 }  // namespace ollmlx

@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "util/error.h"
 
@@ -39,7 +40,7 @@ int resolve_threads(int requested) {
 std::string resolve_device(const std::string& requested) {
   if (!requested.empty()) return requested;
   if (const char* e = std::getenv("OLLMLX_DEVICE")) return e;
-  return "cpu";
+  return default_backend_name();  // cuda when built in and a GPU is present
 }
 
 }  // namespace ollmlx::cli

@@ -1,0 +1,769 @@
+// The CUDA backend: the op interface of backend/backend.h on an NVIDIA GPU.
+//
+// * Weights are copied to device memory once, at load (load_linear / load_tensor), in their file
+//   layout and dtypes (MLX affine packing, bf16/f16/f32 scales), so a model's parameter dtypes
+//   and therefore its activation dtype are the same as on the CPU.
+// * Activations are float32 [rows, features] device buffers, recycled through a pool by
+//   reference count (like the CPU backend's BufferPool); every op runs on one stream, so a buffer
+//   released by the host may be handed to the next op at once (stream order protects it).
+// * Small per-op host data (token ids, positions, attention work lists) goes through a pinned
+//   staging area and one async copy, de-duplicated within a pass (every layer of a pass uses the
+//   same positions).
+// * linear: up to kGemvMaxRows tokens, a fused dequantize-GEMV (k_linear.cu); more tokens
+//   (prefill) dequantize the weights in row chunks to the activation dtype (bf16/f16/f32) and
+//   multiply with cuBLAS (tensor cores for bf16/f16; float32 accumulation), then add the bias and
+//   round. Dense weights go to cuBLAS directly.
+// * Only to_host synchronises with the device.
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "backend/cuda/cuda_factory.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/kv_cache_cuda.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace ollmlx::cuda {
+namespace {
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw_error("cuda", "{}: {}", what, cudaGetErrorString(e));
+}
+#define OLLMLX_CUDA_CHECK(call) ::ollmlx::cuda::check_cuda((call), #call)
+
+void check_launch(const char* op) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) throw_error("cuda", "{}: kernel launch failed: {}", op, cudaGetErrorString(e));
+}
+
+void check_cublas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS)
+    throw_error("cuda", "{}: cuBLAS error {} ({})", what, static_cast<int>(s), cublasGetStatusString(s));
+}
+
+Dt to_dt(DType t, const char* what) {
+  switch (t) {
+    case DType::F32: return Dt::F32;
+    case DType::F16: return Dt::F16;
+    case DType::BF16: return Dt::BF16;
+    default: throw_error("cuda", "{}: dtype {} is not a float type the backend handles", what, dtype_name(t));
+  }
+}
+
+cudaDataType_t cuda_type(Dt t) {
+  return t == Dt::F32 ? CUDA_R_32F : t == Dt::F16 ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+size_t dt_size(Dt t) { return t == Dt::F32 ? 4 : 2; }
+
+int device_from_env() {
+  if (const char* e = std::getenv("OLLMLX_CUDA_DEVICE")) return std::atoi(e);
+  return 0;
+}
+
+// Activation buffers recycled by reference count (see cpu::BufferPool). Device memory.
+class DevicePool {
+ public:
+  DevicePool() : state_(std::make_shared<State>()) {}
+  void set_stream(cudaStream_t stream) { state_->stream = stream; }
+
+  std::shared_ptr<float> acquire(int64_t n) {
+    size_t want = std::max<size_t>(64, static_cast<size_t>(n));
+    size_t step = std::max<size_t>(64, std::bit_floor(want) / 8);
+    want = (want + step - 1) / step * step;
+    float* p = nullptr;
+    size_t cap = 0;
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      auto it = state_->free.lower_bound(want);
+      if (it != state_->free.end() && it->first <= 2 * want) {
+        cap = it->first;
+        p = it->second;
+        state_->free.erase(it);
+      }
+    }
+    if (!p) {
+      const cudaError_t e = cudaMalloc(reinterpret_cast<void**>(&p), want * sizeof(float));
+      if (e != cudaSuccess) {
+        cudaGetLastError();
+        throw_error("cuda", "out of GPU memory allocating {} activation bytes ({})",
+                    want * sizeof(float), cudaGetErrorString(e));
+      }
+      cap = want;
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->total += cap * sizeof(float);
+    }
+    if (state_->poison)
+      OLLMLX_CUDA_CHECK(cudaMemsetAsync(p, 0xff, cap * sizeof(float), state_->stream));  // NaN
+    std::shared_ptr<State> state = state_;
+    return std::shared_ptr<float>(p, [state, cap](float* q) {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->free.emplace(cap, q);
+    });
+  }
+  void set_poison(bool on) { state_->poison = on; }
+  size_t bytes() const { return state_->total; }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::multimap<size_t, float*> free;
+    size_t total = 0;
+    bool poison = false;
+    cudaStream_t stream = nullptr;
+    ~State() {
+      if (free.empty()) return;
+      cudaDeviceSynchronize();
+      for (auto& [cap, p] : free) cudaFree(p);
+    }
+  };
+  std::shared_ptr<State> state_;
+};
+
+void expect_2d(const char* op, const Tensor& t) {
+  if (t.rank() != 2 || t.dtype != DType::F32)
+    throw_error("cuda", "{}: expected a 2-D F32 activation, got {} {}", op, dtype_name(t.dtype),
+                shape_str(t.shape));
+}
+void expect_same(const char* op, const Tensor& a, const Tensor& b) {
+  expect_2d(op, a);
+  expect_2d(op, b);
+  if (a.shape != b.shape)
+    throw_error("cuda", "{}: shapes differ: {} vs {}", op, shape_str(a.shape), shape_str(b.shape));
+}
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+      cudaGetLastError();
+      throw_error("cuda", "no usable CUDA device ({})",
+                  e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+    }
+    if (device < 0 || device >= count)
+      throw_error("cuda", "device {} does not exist ({} devices)", device, count);
+    OLLMLX_CUDA_CHECK(cudaSetDevice(device));
+    cudaDeviceProp prop{};
+    OLLMLX_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    num_sms_ = prop.multiProcessorCount;
+    OLLMLX_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    pool_.set_stream(stream_);
+    check_cublas(cublasCreate(&cublas_), "cublasCreate");
+    check_cublas(cublasSetStream(cublas_, stream_), "cublasSetStream");
+    log::info("cuda: device {} {} (sm_{}{}, {} SMs, {:.1f} GiB)", device, prop.name, prop.major,
+              prop.minor, num_sms_, static_cast<double>(prop.totalGlobalMem) / (1 << 30));
+  }
+
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    for (Scratch& s : scratch_)
+      if (s.p) cudaFree(s.p);
+    if (stage_host_) cudaFreeHost(stage_host_);
+    if (stage_dev_) cudaFree(stage_dev_);
+    if (host_out_) cudaFreeHost(host_out_);
+    if (cublas_) cublasDestroy(cublas_);
+    // The stream is left to the process: activation tensors may outlive the backend and their
+    // pool still uses it for poisoning; it is destroyed with the context at exit.
+  }
+
+  std::string name() const override { return "cuda"; }
+
+  // ---- weights ----------------------------------------------------------------------------
+
+  Tensor upload_param(const Tensor& host, const std::string& what) {
+    Tensor t;
+    t.dtype = host.dtype;
+    t.shape = host.shape;
+    const size_t n = host.nbytes();
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, std::max<size_t>(n, 16));
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      throw_error("cuda",
+                  "out of GPU memory loading {} ({} bytes; {:.2f} GiB already loaded, {:.2f} of "
+                  "{:.2f} GiB free)",
+                  what, n, static_cast<double>(weight_bytes_) / (1 << 30),
+                  static_cast<double>(free_b) / (1 << 30), static_cast<double>(total_b) / (1 << 30));
+    }
+    if (n > 0) OLLMLX_CUDA_CHECK(cudaMemcpy(p, host.data, n, cudaMemcpyHostToDevice));
+    t.data = p;
+    t.owner = std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+    const size_t before = weight_bytes_ >> 30;
+    weight_bytes_ += n;
+    if ((weight_bytes_ >> 30) != before)
+      log::info("cuda: {} GiB of weights on the device", weight_bytes_ >> 30);
+    return t;
+  }
+
+  Linear load_linear(const Linear& host) override {
+    validate_linear(host);
+    if (host.quantized() && host.quant.mode != QuantMode::Affine)
+      throw_error("cuda", "{}: {} weights are not supported by the cuda backend", host.name,
+                  quant_str(host.quant));
+    Linear d = host;
+    d.weight = upload_param(host.weight, host.name + ".weight");
+    if (host.quantized()) {
+      d.scales = upload_param(host.scales, host.name + ".scales");
+      d.biases = upload_param(host.biases, host.name + ".biases");
+    }
+    if (host.has_bias()) d.bias = upload_param(host.bias, host.name + ".bias");
+    return d;
+  }
+
+  Tensor load_tensor(const Tensor& host) override {
+    if (!is_float(host.dtype) || host.dtype == DType::F64)
+      throw_error("cuda", "tensor of dtype {} cannot be used as a float parameter", dtype_name(host.dtype));
+    return upload_param(host, "tensor " + shape_str(host.shape));
+  }
+
+  // ---- per pass -----------------------------------------------------------------------------
+
+  void set_activation_dtype(DType dtype) override {
+    if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+      throw_error("cuda", "activation dtype must be F32, F16 or BF16, not {}", dtype_name(dtype));
+    act_ = dtype;
+  }
+  DType activation_dtype() const override { return act_; }
+  void begin_pass() override { upload_cache_.clear(); }
+  void set_debug_poison(bool on) override { pool_.set_poison(on); }
+  std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override {
+    return std::make_unique<CudaKvCache>(spec, stream_);
+  }
+
+  // ---- ops ----------------------------------------------------------------------------------
+
+  Tensor embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) override {
+    const bool affine = table.quant.mode == QuantMode::Affine;
+    if (table.quantized() && !affine)
+      throw_error("embed", "{}: {} embedding tables are not supported", table.name, quant_str(table.quant));
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] < 0 || ids[i] >= table.out)
+        throw_error("embed", "{}: token id {} (row {}) outside the vocabulary of {}", table.name,
+                    ids[i], i, table.out);
+    Tensor y = alloc(static_cast<int64_t>(ids.size()), table.in);
+    if (ids.empty()) return y;
+    const auto* d_ids = static_cast<const int32_t*>(upload(ids.data(), ids.size() * sizeof(int32_t)));
+    QuantMatrix qm;
+    if (affine) qm = quant_matrix(table);
+    launch_embed(qm, affine ? nullptr : table.weight.data,
+                 affine ? Dt::F32 : to_dt(table.weight.dtype, "embed"), table.in, d_ids,
+                 static_cast<int64_t>(ids.size()), to_dt(compute, "embed compute"), act(), y.ptr<float>(),
+                 stream_);
+    check_launch("embed");
+    return y;
+  }
+
+  Tensor linear(const Tensor& x, const Linear& w) override {
+    expect_2d("linear", x);
+    if (x.dim(1) != w.in)
+      throw_error("cuda", "linear {}: input has {} features, layer expects {}", w.name, x.dim(1), w.in);
+    const int64_t T = x.dim(0);
+    Tensor y = alloc(T, w.out);
+    if (T == 0) return y;
+    const void* bias = w.has_bias() ? w.bias.data : nullptr;
+    const Dt bias_dt = w.has_bias() ? to_dt(w.bias.dtype, "bias") : Dt::F32;
+    if (w.quantized() && w.quant.mode != QuantMode::Affine)
+      throw_error("cuda", "linear {}: {} is not supported by the cuda backend", w.name, quant_str(w.quant));
+    if (w.quantized() && T <= kGemvMaxRows) {
+      launch_qgemv(quant_matrix(w), x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(),
+                   y.ptr<float>(), stream_);
+      check_launch("linear (gemv)");
+      return y;
+    }
+    gemm(x, w, y);
+    launch_bias_round(y.ptr<float>(), T, w.out, bias, bias_dt, act(), stream_);
+    check_launch("linear (bias)");
+    return y;
+  }
+
+  Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override {
+    expect_2d("rms_norm", x);
+    if (w.numel() != x.dim(1))
+      throw_error("cuda", "rms_norm: weight has {} elements for rows of {}", w.numel(), x.dim(1));
+    Tensor y = alloc(x.dim(0), x.dim(1));
+    launch_rms_norm(x.ptr<float>(), x.dim(0), x.dim(1), w.data, to_dt(w.dtype, "rms_norm"), eps,
+                    act(), y.ptr<float>(), stream_);
+    check_launch("rms_norm");
+    return y;
+  }
+
+  Tensor rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) override {
+    expect_2d("rms_norm_heads", x);
+    if (head_dim <= 0 || x.dim(1) % head_dim != 0 || w.numel() != head_dim)
+      throw_error("cuda", "rms_norm_heads: rows of {} with head_dim {} and weight of {}", x.dim(1),
+                  head_dim, w.numel());
+    Tensor y = alloc(x.dim(0), x.dim(1));
+    launch_rms_norm(x.ptr<float>(), x.numel() / head_dim, head_dim, w.data,
+                    to_dt(w.dtype, "rms_norm_heads"), eps, act(), y.ptr<float>(), stream_);
+    check_launch("rms_norm_heads");
+    return y;
+  }
+
+  Tensor add(const Tensor& a, const Tensor& b) override {
+    expect_same("add", a, b);
+    return elementwise(EwOp::Add, a, &b, 0.0f, "add");
+  }
+  Tensor add_clipped(const Tensor& a, const Tensor& b, float bound) override {
+    expect_same("add_clipped", a, b);
+    if (!(bound > 0.0f)) throw_error("cuda", "add_clipped: bound {} must be positive", bound);
+    return elementwise(EwOp::AddClip, a, &b, bound, "add_clipped");
+  }
+  Tensor scale(const Tensor& x, float s) override {
+    expect_2d("scale", x);
+    return elementwise(EwOp::Scale, x, nullptr, s, "scale");
+  }
+  Tensor gated_act(const Tensor& gate, const Tensor& up, Activation a) override {
+    expect_same("gated_act", gate, up);
+    return elementwise(a == Activation::Silu ? EwOp::Silu : EwOp::GeluTanh, gate, &up, 0.0f, "gated_act");
+  }
+  Tensor softcap(const Tensor& x, float cap) override {
+    expect_2d("softcap", x);
+    return elementwise(EwOp::Softcap, x, nullptr, cap, "softcap");
+  }
+
+  Tensor rope(const Tensor& x, int n_heads, int head_dim, const BatchLayout& batch,
+              const RopeSpec& spec) override {
+    expect_2d("rope", x);
+    if (x.dim(0) != batch.rows() || x.dim(1) != int64_t{n_heads} * head_dim)
+      throw_error("cuda", "rope: input {} does not match {} rows of {} heads x {}", shape_str(x.shape),
+                  batch.rows(), n_heads, head_dim);
+    const int half = spec.dims / 2;
+    if (spec.dims <= 0 || spec.dims % 2 != 0 || spec.dims > head_dim)
+      throw_error("rope", "rotated dims {} must be even and within head_dim {}", spec.dims, head_dim);
+    if (!spec.dynamic && spec.inv_freq.size() != static_cast<size_t>(half))
+      throw_error("rope", "{} inverse frequencies for {} rotated dims", spec.inv_freq.size(), spec.dims);
+    if (spec.dynamic && (spec.max_position <= 0 || spec.dims <= 2))
+      throw_error("rope", "dynamic scaling needs max_position > 0 and dims > 2");
+    const int32_t T = batch.rows();
+    if (batch.seqs.empty() && T > 0) throw_error("rope", "batch of {} rows has no sequences", T);
+    std::vector<float> tables;
+    std::vector<int32_t> table_of_row(static_cast<size_t>(T), 0);
+    if (!spec.dynamic) tables = spec.inv_freq;
+    for (size_t s = 0; s < batch.seqs.size(); ++s) {
+      const SeqSpan& span = batch.seqs[s];
+      if (span.begin < 0 || span.count < 0 || int64_t{span.begin} + span.count > T)
+        throw_error("rope", "span of slot {} outside the batch of {} rows", span.slot, T);
+      if (!spec.dynamic) continue;
+      const std::vector<float> f = rope_inv_freq_for_length(spec, int64_t{span.pos0} + span.count);
+      if (f.size() != static_cast<size_t>(half))
+        throw_error("rope", "{} inverse frequencies for {} rotated dims", f.size(), spec.dims);
+      const int32_t idx = static_cast<int32_t>(tables.size() / static_cast<size_t>(half));
+      tables.insert(tables.end(), f.begin(), f.end());
+      for (int32_t r = span.begin; r < span.begin + span.count; ++r) table_of_row[static_cast<size_t>(r)] = idx;
+    }
+    Tensor y = alloc(x.dim(0), x.dim(1));
+    if (T == 0) return y;
+    RopeArgs a;
+    a.x = x.ptr<float>();
+    a.y = y.ptr<float>();
+    a.positions = static_cast<const int32_t*>(upload(batch.positions.data(), batch.positions.size() * 4));
+    a.table_of_row = static_cast<const int32_t*>(upload(table_of_row.data(), table_of_row.size() * 4));
+    a.inv_freq = static_cast<const float*>(upload(tables.data(), tables.size() * 4));
+    a.rows = T;
+    a.n_heads = n_heads;
+    a.head_dim = head_dim;
+    a.dims = spec.dims;
+    a.traditional = spec.traditional;
+    a.position_scale = spec.position_scale;
+    a.mscale = spec.mscale;
+    a.act = act();
+    launch_rope(a, stream_);
+    check_launch("rope");
+    return y;
+  }
+
+  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, KvCache& cache,
+                   const BatchLayout& batch, const AttentionParams& p) override;
+
+  Tensor gather_rows(const Tensor& x, const std::vector<int32_t>& rows) override {
+    expect_2d("gather_rows", x);
+    const int64_t D = x.dim(1);
+    for (int32_t r : rows)
+      if (r < 0 || r >= x.dim(0)) throw_error("cuda", "gather_rows: row {} outside [0, {})", r, x.dim(0));
+    Tensor y = alloc(static_cast<int64_t>(rows.size()), D);
+    if (rows.empty()) return y;
+    const auto* d_rows = static_cast<const int32_t*>(upload(rows.data(), rows.size() * 4));
+    launch_gather_rows(x.ptr<float>(), D, d_rows, static_cast<int64_t>(rows.size()), y.ptr<float>(), stream_);
+    check_launch("gather_rows");
+    return y;
+  }
+
+  void to_host(const Tensor& x, std::vector<float>& out) override {
+    expect_2d("to_host", x);
+    const size_t n = static_cast<size_t>(x.numel());
+    if (n > host_out_cap_) {
+      OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (host_out_) cudaFreeHost(host_out_);
+      host_out_ = nullptr;
+      host_out_cap_ = 0;
+      OLLMLX_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&host_out_), n * sizeof(float)));
+      host_out_cap_ = n;
+    }
+    if (n > 0)
+      OLLMLX_CUDA_CHECK(cudaMemcpyAsync(host_out_, x.data, n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    const cudaError_t e = cudaStreamSynchronize(stream_);
+    if (e != cudaSuccess) throw_error("cuda", "device error (reported at to_host): {}", cudaGetErrorString(e));
+    out.assign(host_out_, host_out_ + n);
+  }
+
+ private:
+  Dt act() const { return to_dt(act_, "activation"); }
+
+  Tensor alloc(int64_t rows, int64_t cols) {
+    Tensor t;
+    t.dtype = DType::F32;
+    t.shape = {rows, cols};
+    std::shared_ptr<float> buf = pool_.acquire(rows * cols);
+    t.data = buf.get();
+    t.owner = std::move(buf);
+    return t;
+  }
+
+  Tensor elementwise(EwOp op, const Tensor& a, const Tensor* b, float s, const char* what) {
+    Tensor y = alloc(a.dim(0), a.dim(1));
+    launch_elementwise(op, a.ptr<float>(), b ? b->ptr<float>() : nullptr, s, a.numel(), act(),
+                       y.ptr<float>(), stream_);
+    check_launch(what);
+    return y;
+  }
+
+  static QuantMatrix quant_matrix(const Linear& w) {
+    QuantMatrix m;
+    m.w = static_cast<const uint32_t*>(w.weight.data);
+    m.scales = w.scales.data;
+    m.biases = w.biases.data;
+    m.sdt = to_dt(w.scales.dtype, "scales");
+    m.bits = w.quant.bits;
+    m.group_size = w.quant.group_size;
+    m.N = w.out;
+    m.K = w.in;
+    return m;
+  }
+
+  // Small host data -> device, through pinned staging; identical contents within a pass share
+  // one copy. The staging area is reused only after the stream has drained.
+  const void* upload(const void* data, size_t n) {
+    if (n == 0) return nullptr;
+    for (const Cached& c : upload_cache_)
+      if (c.bytes.size() == n && std::memcmp(c.bytes.data(), data, n) == 0) return c.dev;
+    const size_t need = (n + 255) & ~size_t{255};
+    if (stage_used_ + need > stage_cap_) {
+      OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      stage_used_ = 0;
+      upload_cache_.clear();
+      if (need > stage_cap_) {
+        if (stage_host_) cudaFreeHost(stage_host_);
+        if (stage_dev_) cudaFree(stage_dev_);
+        stage_host_ = nullptr;
+        stage_dev_ = nullptr;
+        stage_cap_ = 0;
+        const size_t cap = std::max<size_t>(need, 4 << 20);
+        OLLMLX_CUDA_CHECK(cudaMallocHost(&stage_host_, cap));
+        OLLMLX_CUDA_CHECK(cudaMalloc(&stage_dev_, cap));
+        stage_cap_ = cap;
+      }
+    }
+    uint8_t* h = static_cast<uint8_t*>(stage_host_) + stage_used_;
+    uint8_t* d = static_cast<uint8_t*>(stage_dev_) + stage_used_;
+    std::memcpy(h, data, n);
+    OLLMLX_CUDA_CHECK(cudaMemcpyAsync(d, h, n, cudaMemcpyHostToDevice, stream_));
+    stage_used_ += need;
+    Cached c;
+    c.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + n);
+    c.dev = d;
+    upload_cache_.push_back(std::move(c));
+    return d;
+  }
+
+  // Scratch buffer `i` of at least `bytes` (contents not preserved when it grows).
+  void* scratch(int i, size_t bytes) {
+    Scratch& s = scratch_[i];
+    if (bytes > s.cap) {
+      if (i == kScratchX) xconv_owner_.reset();
+      OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (s.p) cudaFree(s.p);
+      s.p = nullptr;
+      s.cap = 0;
+      const cudaError_t e = cudaMalloc(&s.p, bytes);
+      if (e != cudaSuccess) {
+        cudaGetLastError();
+        throw_error("cuda", "out of GPU memory allocating {} bytes of scratch ({})", bytes,
+                    cudaGetErrorString(e));
+      }
+      s.cap = bytes;
+    }
+    return s.p;
+  }
+
+  // y[T, N] = x W^T (no bias, not rounded) through cuBLAS in the activation dtype.
+  void gemm(const Tensor& x, const Linear& w, Tensor& y) {
+    const int64_t T = x.dim(0), K = w.in, N = w.out;
+    const Dt c = act();
+    const void* xc = x.data;
+    if (c != Dt::F32) {
+      // Activations are never modified after an op produced them, so while x's buffer is alive
+      // its converted copy stays valid: q/k/v (and gate/up) convert their shared input once.
+      const bool cached = x.owner && xconv_owner_.lock() == x.owner && xconv_data_ == x.data &&
+                          xconv_n_ == T * K && xconv_dt_ == c;
+      if (!cached) {
+        xconv_owner_.reset();
+        void* buf = scratch(kScratchX, static_cast<size_t>(T * K) * dt_size(c));
+        launch_convert(x.data, Dt::F32, buf, c, T * K, stream_);
+        check_launch("linear (convert x)");
+        xconv_owner_ = x.owner;
+        xconv_data_ = x.data;
+        xconv_n_ = T * K;
+        xconv_dt_ = c;
+      }
+      xc = scratch_[kScratchX].p;
+    }
+    const bool direct = !w.quantized() && to_dt(w.weight.dtype, "weight") == c;
+    int64_t chunk = N;
+    if (!direct) {
+      chunk = std::max<int64_t>(64, (kScratchElems / K) / 64 * 64);
+      chunk = std::min(chunk, N);
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    const QuantMatrix qm = w.quantized() ? quant_matrix(w) : QuantMatrix{};
+    for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+      const int64_t nc = std::min(chunk, N - n0);
+      const void* wc;
+      if (direct) {
+        wc = static_cast<const uint8_t*>(w.weight.data) + static_cast<size_t>(n0 * K) * dt_size(c);
+      } else {
+        void* buf = scratch(kScratchW, static_cast<size_t>(chunk * K) * dt_size(c));
+        if (w.quantized())
+          launch_dequant_rows(qm, n0, nc, buf, c, stream_);
+        else
+          launch_convert(static_cast<const uint8_t*>(w.weight.data) +
+                             static_cast<size_t>(n0 * K) * dtype_size(w.weight.dtype),
+                         to_dt(w.weight.dtype, "weight"), buf, c, nc * K, stream_);
+        check_launch("linear (dequantize)");
+        wc = buf;
+      }
+      check_cublas(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(nc),
+                                static_cast<int>(T), static_cast<int>(K), &alpha, wc, cuda_type(c),
+                                static_cast<int>(K), xc, cuda_type(c), static_cast<int>(K), &beta,
+                                y.ptr<float>() + n0, CUDA_R_32F, static_cast<int>(N),
+                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   "cublasGemmEx");
+    }
+  }
+
+  struct Cached {
+    std::vector<uint8_t> bytes;
+    const void* dev = nullptr;
+  };
+  struct Scratch {
+    void* p = nullptr;
+    size_t cap = 0;
+  };
+  static constexpr int kScratchX = 0, kScratchW = 1, kScratchPart = 2;
+  static constexpr int64_t kScratchElems = int64_t{32} << 20;  // dequantized weight rows per GEMM
+
+  int device_ = 0;
+  int num_sms_ = 0;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  DevicePool pool_;
+  DType act_ = DType::F32;
+  size_t weight_bytes_ = 0;
+  void* stage_host_ = nullptr;
+  void* stage_dev_ = nullptr;
+  size_t stage_cap_ = 0, stage_used_ = 0;
+  std::vector<Cached> upload_cache_;
+  Scratch scratch_[3];
+  std::weak_ptr<const void> xconv_owner_;  // the activation whose conversion scratch X holds
+  const void* xconv_data_ = nullptr;
+  int64_t xconv_n_ = 0;
+  Dt xconv_dt_ = Dt::F32;
+  float* host_out_ = nullptr;
+  size_t host_out_cap_ = 0;
+
+};
+
+int32_t first_key(int32_t p, int window) { return window > 0 ? std::max<int32_t>(0, p - window + 1) : 0; }
+
+Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, KvCache& cache,
+                              const BatchLayout& batch, const AttentionParams& p) {
+  expect_2d("attention", q);
+  expect_same("attention", k, v);
+  const int64_t T = batch.rows();
+  if (q.dim(0) != T || k.dim(0) != T || q.dim(1) != int64_t{p.n_heads} * p.head_dim ||
+      k.dim(1) != int64_t{p.n_kv_heads} * p.head_dim)
+    throw_error("cuda", "attention: q {} k {} do not match {} rows, {}/{} heads of {}",
+                shape_str(q.shape), shape_str(k.shape), T, p.n_heads, p.n_kv_heads, p.head_dim);
+  if (p.n_heads < 1 || p.n_kv_heads < 1 || p.head_dim < 1 || p.n_heads % p.n_kv_heads != 0)
+    throw_error("attention", "bad head layout: {} heads, {} kv heads, head_dim {}", p.n_heads,
+                p.n_kv_heads, p.head_dim);
+  if (p.softcap < 0.0f || !std::isfinite(p.scale))
+    throw_error("attention", "bad scale {} or softcap {}", p.scale, p.softcap);
+  const int max_m = attention_max_queries(p.head_dim);
+  if (max_m < 1)
+    throw_error("cuda", "attention: head_dim {} is not supported by the cuda backend (at most 256)",
+                p.head_dim);
+  auto* kv = dynamic_cast<CudaKvCache*>(&cache);
+  if (!kv) throw_error("attention", "the KV cache was not created by the cuda backend");
+  const auto& layers = kv->spec().layers;
+  if (p.layer < 0 || static_cast<size_t>(p.layer) >= layers.size())
+    throw_error("attention", "layer {} outside the {} cached layers", p.layer, layers.size());
+  const KvLayerSpec& ls = layers[static_cast<size_t>(p.layer)];
+  if (ls.n_kv_heads != p.n_kv_heads || ls.head_dim != p.head_dim || ls.window != p.window)
+    throw_error("attention",
+                "layer {}: cache has {} kv heads x {} window {}, the op asks for {} x {} window {}",
+                p.layer, ls.n_kv_heads, ls.head_dim, ls.window, p.n_kv_heads, p.head_dim, p.window);
+
+  // 1. Layout checks (as the CPU backend), cache preparation.
+  int32_t next_row = 0;
+  for (size_t si = 0; si < batch.seqs.size(); ++si) {
+    const SeqSpan& s = batch.seqs[si];
+    for (size_t sj = 0; sj < si; ++sj)
+      if (batch.seqs[sj].slot == s.slot) throw_error("attention", "slot {} appears twice in one batch", s.slot);
+    if (s.begin != next_row || s.count < 1 || int64_t{s.begin} + s.count > batch.rows())
+      throw_error("attention", "span of slot {} (rows [{}, +{})) does not continue at row {} of {}",
+                  s.slot, s.begin, s.count, next_row, batch.rows());
+    for (int32_t r = s.begin; r < s.begin + s.count; ++r)
+      if (batch.positions[static_cast<size_t>(r)] != s.pos0 + (r - s.begin))
+        throw_error("attention", "row {} has position {}, its span says {}", r,
+                    batch.positions[static_cast<size_t>(r)], s.pos0 + (r - s.begin));
+    next_row += s.count;
+  }
+  if (next_row != batch.rows())
+    throw_error("attention", "the spans cover {} of {} rows", next_row, batch.rows());
+  Tensor y = alloc(T, q.dim(1));
+  if (T == 0) return y;
+  std::vector<AttnSpan> spans;
+  for (const SeqSpan& s : batch.seqs) {
+    CudaKvCache::Store& st = kv->prepare_write(s.slot, p.layer, s.pos0, s.count);
+    AttnSpan a;
+    a.k = st.k;
+    a.v = st.v;
+    a.k_w = st.k;
+    a.v_w = st.v;
+    a.capacity = st.capacity;
+    a.ring = p.window > 0 ? 1 : 0;
+    a.begin = s.begin;
+    a.count = s.count;
+    a.pos0 = s.pos0;
+    spans.push_back(a);
+  }
+  const Dt kv_dt = to_dt(kv->spec().dtype, "kv cache");
+  const auto* d_spans = static_cast<const AttnSpan*>(upload(spans.data(), spans.size() * sizeof(AttnSpan)));
+  launch_kv_append(d_spans, static_cast<int>(spans.size()), k.ptr<float>(), v.ptr<float>(), T,
+                   p.n_kv_heads, p.head_dim, kv_dt, stream_);
+  check_launch("attention (kv append)");
+
+  // 2. Work items: row tiles x kv heads (x head chunks), long key ranges split over blocks.
+  const int n_rep = p.n_heads / p.n_kv_heads;
+  const int heads_per_item = std::min(n_rep, max_m);
+  const int head_chunks = (n_rep + heads_per_item - 1) / heads_per_item;
+  const int rows_per_tile = std::max(1, std::min(64, max_m / heads_per_item));
+  struct Tile {
+    int span;
+    int32_t r0, r1, k0, k1;
+  };
+  std::vector<Tile> tiles;
+  for (size_t si = 0; si < batch.seqs.size(); ++si) {
+    const SeqSpan& s = batch.seqs[si];
+    for (int32_t r0 = s.begin; r0 < s.begin + s.count; r0 += rows_per_tile) {
+      const int32_t r1 = std::min(r0 + rows_per_tile, s.begin + s.count);
+      const int32_t p_first = s.pos0 + (r0 - s.begin), p_last = s.pos0 + (r1 - 1 - s.begin);
+      tiles.push_back({static_cast<int>(si), r0, r1, first_key(p_first, p.window), p_last + 1});
+    }
+  }
+  const int64_t base_blocks = static_cast<int64_t>(tiles.size()) * p.n_kv_heads * head_chunks;
+  const int64_t target = 2 * int64_t{num_sms_};
+  constexpr int32_t kMinSplitKeys = 64;
+  std::vector<AttnItem> items;
+  std::vector<int32_t> row_part(static_cast<size_t>(T), -1);
+  std::vector<int32_t> combine;  // (row, first slot, nsplit) triples
+  int32_t slots = 0;
+  int max_items_m = 1;
+  for (const Tile& t : tiles) {
+    const int32_t keys = t.k1 - t.k0;
+    int32_t nsplit = 1, split_len = keys;
+    if (base_blocks < target && keys >= 2 * kMinSplitKeys) {
+      const int64_t want = std::min<int64_t>((target + base_blocks - 1) / base_blocks, keys / kMinSplitKeys);
+      split_len = static_cast<int32_t>(((keys + want - 1) / want + 31) / 32 * 32);
+      nsplit = (keys + split_len - 1) / split_len;
+    }
+    if (nsplit > 1) {
+      for (int32_t r = t.r0; r < t.r1; ++r) {
+        row_part[static_cast<size_t>(r)] = slots;
+        combine.insert(combine.end(), {r, slots, nsplit});
+        slots += nsplit;
+      }
+    }
+    for (int g = 0; g < p.n_kv_heads; ++g) {
+      for (int hc = 0; hc < head_chunks; ++hc) {
+        const int h0 = g * n_rep + hc * heads_per_item;
+        const int h1 = std::min(h0 + heads_per_item, (g + 1) * n_rep);
+        max_items_m = std::max(max_items_m, (t.r1 - t.r0) * (h1 - h0));
+        for (int32_t sp = 0; sp < nsplit; ++sp) {
+          const int32_t k0 = t.k0 + sp * split_len;
+          const int32_t k1 = std::min(t.k1, k0 + split_len);
+          items.push_back({t.span, g, h0, h1, t.r0, t.r1, k0, k1, sp, nsplit});
+        }
+      }
+    }
+  }
+  AttnArgs a;
+  a.q = q.ptr<float>();
+  a.out = y.ptr<float>();
+  a.spans = d_spans;
+  a.items = static_cast<const AttnItem*>(upload(items.data(), items.size() * sizeof(AttnItem)));
+  a.n_items = static_cast<int>(items.size());
+  a.max_m = max_items_m;
+  a.n_heads = p.n_heads;
+  a.head_dim = p.head_dim;
+  a.window = p.window;
+  a.scale = p.scale;
+  a.softcap = p.softcap;
+  a.kv_dt = kv_dt;
+  a.act = act();
+  if (slots > 0) {
+    a.part = static_cast<float*>(scratch(kScratchPart, static_cast<size_t>(slots) * p.n_heads *
+                                                           (p.head_dim + 2) * sizeof(float)));
+    a.row_part = static_cast<const int32_t*>(upload(row_part.data(), row_part.size() * 4));
+  }
+  launch_attention(a, stream_);
+  check_launch("attention");
+  if (slots > 0) {
+    const auto* d_comb = static_cast<const int32_t*>(upload(combine.data(), combine.size() * 4));
+    launch_attention_combine(a.part, d_comb, static_cast<int>(combine.size() / 3), p.n_heads,
+                             p.head_dim, act(), y.ptr<float>(), stream_);
+    check_launch("attention (combine)");
+  }
+  return y;
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend() {
+  return std::make_unique<CudaBackend>(device_from_env());
+}
+
+bool cuda_device_available(std::string* why) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    if (why) *why = e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA devices";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace ollmlx::cuda

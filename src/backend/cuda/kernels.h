@@ -1,0 +1,128 @@
+// Launchers of the CUDA backend's kernels (compiled by nvcc in the k_*.cu files). Plain C++:
+// included by the host code of the backend (cuda_backend.cpp, kv_cache.cpp), which is compiled
+// by the C++ compiler. Every launcher enqueues on `stream` and returns at once; the caller checks
+// cudaGetLastError() after it (a bad launch configuration), while faults inside a kernel surface
+// at the next synchronisation (to_host).
+//
+// Activations are float32 [rows, features] on the device, rounded to the activation dtype `act`
+// after each op, exactly as the CPU backend does (docs/ARCHITECTURE.md "Numerics").
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ollmlx::cuda {
+
+// Element types of float tensors as the kernels see them.
+enum class Dt : int { F32 = 0, F16 = 1, BF16 = 2 };
+
+// An MLX affine-quantized matrix [N, K] in device memory (file layout, core/linear.h).
+struct QuantMatrix {
+  const uint32_t* w = nullptr;  // [N, K*bits/32]
+  const void* scales = nullptr; // [N, K/group_size] of sdt
+  const void* biases = nullptr; // [N, K/group_size] of sdt
+  Dt sdt = Dt::BF16;
+  int bits = 4;
+  int group_size = 64;
+  int64_t N = 0, K = 0;
+};
+
+// ---- linear (k_linear.cu) -------------------------------------------------------------------
+// Fused dequantize-GEMV for T <= kGemvMaxRows tokens: y[T, N] = round_act(x W^T + bias), with
+// per 32-element chunk scale * sum(x*q) + bias * sum(x) in float32 (MLX's formulation).
+constexpr int kGemvMaxRows = 8;
+void launch_qgemv(const QuantMatrix& m, const float* x, int T, const void* bias, Dt bias_dt,
+                  Dt act, float* y, cudaStream_t stream);
+// Dequantizes rows [n0, n0 + nr) of m into dst [nr, K] of dtype out (float32 scale*q + bias,
+// rounded once to `out`, as MLX's tiled qmm does).
+void launch_dequant_rows(const QuantMatrix& m, int64_t n0, int64_t nr, void* dst, Dt out,
+                         cudaStream_t stream);
+// dst[i] = convert(src[i]) for n elements (float types; rounding to nearest even).
+void launch_convert(const void* src, Dt src_dt, void* dst, Dt dst_dt, int64_t n,
+                    cudaStream_t stream);
+// y[T, N] = round_act(y + bias) (bias may be null).
+void launch_bias_round(float* y, int64_t T, int64_t N, const void* bias, Dt bias_dt, Dt act,
+                       cudaStream_t stream);
+
+// ---- small ops (k_ops.cu) ---------------------------------------------------------------------
+// Embedding rows: dense table [vocab, D] of wdt, or quantized (m.w != null). Dequantized as
+// round_c(round_c(scale*q) + bias) with c = `compute`, then rounded to act (bit-exact with the
+// CPU backend).
+void launch_embed(const QuantMatrix& qm, const void* dense, Dt wdt, int64_t D, const int32_t* ids,
+                  int64_t n, Dt compute, Dt act, float* y, cudaStream_t stream);
+// y = w * round_act(x * rsqrt(mean(x^2) + eps)), rounded to act; x, y [rows, dim], w [dim].
+void launch_rms_norm(const float* x, int64_t rows, int64_t dim, const void* w, Dt wdt, float eps,
+                     Dt act, float* y, cudaStream_t stream);
+
+enum class EwOp : int { Add = 0, Scale = 1, Softcap = 2, Silu = 3, GeluTanh = 4, AddClip = 5 };
+// Add: a + b; Scale: a * s; Softcap: tanh(a / s) * s; Silu/GeluTanh: act(a) * b; AddClip:
+// clamp(a + b, -s, s). Rounded to act.
+void launch_elementwise(EwOp op, const float* a, const float* b, float s, int64_t n, Dt act,
+                        float* y, cudaStream_t stream);
+
+struct RopeArgs {
+  const float* x = nullptr;
+  float* y = nullptr;
+  const int32_t* positions = nullptr;  // [rows]
+  const int32_t* table_of_row = nullptr;  // [rows] index into inv_freq tables
+  const float* inv_freq = nullptr;     // [tables][dims/2]
+  int64_t rows = 0;
+  int n_heads = 0, head_dim = 0, dims = 0;
+  bool traditional = false;
+  float position_scale = 1.0f, mscale = 1.0f;
+  Dt act = Dt::F32;
+};
+void launch_rope(const RopeArgs& a, cudaStream_t stream);
+
+// y[i] = x[rows[i]] for n rows of length D (no rounding: values are already rounded).
+void launch_gather_rows(const float* x, int64_t D, const int32_t* rows, int64_t n, float* y,
+                        cudaStream_t stream);
+
+// ---- attention (k_attention.cu) -------------------------------------------------------------
+// One sequence's cache storage in the layer being computed and its rows in the batch.
+struct AttnSpan {
+  const void* k = nullptr;  // [n_kv_heads][capacity][head_dim] of kv_dt
+  const void* v = nullptr;
+  void* k_w = nullptr;      // same storage, written by the KV append
+  void* v_w = nullptr;
+  int32_t capacity = 0;
+  int32_t ring = 0;         // sliding-window layer: position p is stored at row p % capacity
+  int32_t begin = 0;        // first row of the sequence in the batch
+  int32_t count = 0;
+  int32_t pos0 = 0;         // position of the first row
+  int32_t pad = 0;
+};
+
+// A block of work: query rows [r0, r1) (batch rows) of span `span`, query heads [h0, h1) (all in
+// kv group `kvh`), keys at positions [k0, k1). nsplit > 1: key range `split` of nsplit, written
+// as partial results (combined by launch_attention_combine).
+struct AttnItem {
+  int32_t span, kvh, h0, h1, r0, r1, k0, k1, split, nsplit;
+};
+
+struct AttnArgs {
+  const float* q = nullptr;  // [T, n_heads*head_dim]
+  float* out = nullptr;      // [T, n_heads*head_dim]
+  float* part = nullptr;     // partials [slots][n_heads][head_dim + 2] (acc, max, sum)
+  const AttnSpan* spans = nullptr;
+  const AttnItem* items = nullptr;
+  const int32_t* row_part = nullptr;  // [T] first partial slot of a row (rows with nsplit > 1)
+  int n_items = 0;
+  int max_m = 0;  // largest (r1-r0)*(h1-h0) of any item: sizes the shared memory
+  int n_heads = 0, head_dim = 0, window = 0;
+  float scale = 1.0f, softcap = 0.0f;
+  Dt kv_dt = Dt::F32, act = Dt::F32;
+};
+// Writes k/v [T, n_kv_heads*head_dim] of every batch row into its span's cache storage.
+void launch_kv_append(const AttnSpan* spans, int n_spans, const float* k, const float* v,
+                      int64_t T, int n_kv_heads, int head_dim, Dt kv_dt, cudaStream_t stream);
+// Largest number of query vectors (rows x heads) one item may hold for this head_dim.
+int attention_max_queries(int head_dim);
+void launch_attention(const AttnArgs& a, cudaStream_t stream);
+// For each entry (row, first partial slot, nsplit) of `rows` (3 ints each): combines the
+// partials of all heads of that row into out, rounded to act.
+void launch_attention_combine(const float* part, const int32_t* rows, int n_rows, int n_heads,
+                              int head_dim, Dt act, float* out, cudaStream_t stream);
+
+}  // namespace ollmlx::cuda
