@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/ollama_host.h"
 #include "api/service.h"
 
 namespace ollmlx::server {
@@ -34,17 +35,10 @@ struct ServerConfig {
   size_t max_threads = 1024; // connections served at once (each stream holds one)
 };
 
-// Ollama's OLLAMA_HOST parsing ([scheme://]host[:port][/path]; default 127.0.0.1:11434; http://
-// implies port 80, https:// 443; an invalid port falls back to the default).
-struct HostPort {
-  std::string scheme, host;
-  int port = 11434;
-  std::string path;
-};
-HostPort parse_ollama_host(std::string_view value);
-
-// A variable as Ollama's envconfig reads it: trimmed of spaces, then of quotes.
-std::string env_value(const char* name);
+// OLLAMA_HOST parsing and env_value live in the api layer (the CLI shares them).
+using api::env_value;
+using api::HostPort;
+using api::parse_ollama_host;
 
 // From the environment: OLLMLX_HOST (else OLLAMA_HOST), OLLAMA_ORIGINS, OLLMLX_API_KEY,
 // OLLAMA_DEBUG.

@@ -159,7 +159,7 @@ Manifest pull_to_cache(const StoreConfig& config, const HubCache& cache, const H
     if (progress) progress(p);
   };
   auto status = [&](const char* s) { emit(PullProgress{s, "", 0, 0}); };
-  status("pulling manifest");
+  // "pulling manifest" is reported by Store::pull, before the name is resolved.
 
   if (config.offline) {
     if (auto m = from_cache(cache, source)) {

@@ -36,8 +36,8 @@ std::vector<TreeEntry> select_model_files(const std::string& repo,
                                           const std::vector<TreeEntry>& tree);
 
 // Brings `source` into the hub cache (or, offline or with the hub unreachable, takes it from
-// there) and returns the manifest describing it (not written). Reports progress per §1.9 up to
-// "verifying sha256 digest".
+// there) and returns the manifest describing it (not written). Reports progress per §1.9 from
+// the per-file lines up to "verifying sha256 digest" (Store::pull reports "pulling manifest").
 Manifest pull_to_cache(const StoreConfig& config, const HubCache& cache, const HubSource& source,
                        const std::function<void(const PullProgress&)>& progress,
                        const std::atomic<bool>* cancel);

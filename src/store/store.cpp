@@ -225,6 +225,9 @@ ModelRecord Store::pull(std::string_view name,
                         const std::function<void(const PullProgress&)>& progress,
                         const std::atomic<bool>* cancel) {
   Name n = parse_or_throw(name, "invalid model name");
+  // As Ollama: "pulling manifest" comes before the name is looked up, so an unknown model is an
+  // error line after it in the /api/pull stream (the CLI then prints the message alone).
+  if (progress) progress(PullProgress{"pulling manifest", "", 0, 0});
   const HubSource source = resolve_source(n);
   Manifest m = pull_to_cache(config_, impl_->cache, source, progress, cancel);
   // "org/repo" names take the hub's spelling of the repo (unless a manifest already has one).
