@@ -577,6 +577,15 @@ TEST_F(CliTest, InteractiveRepl) {
   ASSERT_TRUE(t.expect("Send a message", &at)) << t.output();  // the editor is reading again
   t.type("\x03");  // Ctrl+C on an empty line
   ASSERT_TRUE(t.expect("Use Ctrl + d or /bye to exit.\n", &at)) << t.output();
+  // Ctrl+C while the model answers stops the answer; the session goes on.
+  t.type("/set parameter num_predict 2000\r");
+  ASSERT_TRUE(t.expect("Set parameter 'num_predict' to '2000'\n", &at)) << t.output();
+  t.type("hello world\r");
+  ASSERT_TRUE(t.expect(four, &at)) << t.output();  // the answer has started
+  const auto t0 = std::chrono::steady_clock::now();
+  t.type("\x03");
+  ASSERT_TRUE(t.expect("Send a message", &at, 10)) << t.output();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   t.type("/load nope\r");
   ASSERT_TRUE(t.expect("Loading model 'nope'\n", &at)) << t.output();
   ASSERT_TRUE(t.expect("Couldn't find model 'nope'\n", &at)) << t.output();
