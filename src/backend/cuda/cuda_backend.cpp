@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <unordered_set>
 
 #include "backend/cuda/cuda_factory.h"
 #include "backend/cuda/kernels.h"
@@ -128,6 +129,17 @@ class DevicePool {
   std::shared_ptr<State> state_;
 };
 
+// Device buffers holding 4-bit weights in the tiled layout (kernels.h); an entry lives as long
+// as its buffer.
+struct TiledSet {
+  std::mutex mutex;
+  std::unordered_set<const void*> ptrs;
+  bool contains(const void* p) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return ptrs.count(p) != 0;
+  }
+};
+
 void expect_2d(const char* op, const Tensor& t) {
   if (t.rank() != 2 || t.dtype != DType::F32)
     throw_error("cuda", "{}: expected a 2-D F32 activation, got {} {}", op, dtype_name(t.dtype),
@@ -171,6 +183,7 @@ class CudaBackend final : public Backend {
     if (stage_host_) cudaFreeHost(stage_host_);
     if (stage_dev_) cudaFree(stage_dev_);
     if (host_out_) cudaFreeHost(host_out_);
+    if (counters_) cudaFree(counters_);
     if (cublas_) cublasDestroy(cublas_);
     // The stream is left to the process: activation tensors may outlive the backend and their
     // pool still uses it for poisoning; it is destroyed with the context at exit.
@@ -207,13 +220,48 @@ class CudaBackend final : public Backend {
     return t;
   }
 
+  // A 4-bit matrix in the tiled layout of the tensor-core GEMV (kernels.h): uploaded as is, then
+  // repacked on the device. The tensor keeps the file's dtype and shape (U32 [N, K/8]).
+  Tensor upload_q4_tiled(const Linear& host) {
+    const Tensor raw = upload_param(host.weight, host.name + ".weight");
+    const size_t bytes = static_cast<size_t>(q4_tiled_words(host.out, host.in)) * 4;
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      throw_error("cuda", "out of GPU memory loading {} ({} bytes)", host.name, bytes);
+    }
+    launch_repack_q4(static_cast<const uint32_t*>(raw.data), host.out, host.in, static_cast<uint32_t*>(p), stream_);
+    check_launch("repack q4");
+    OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    weight_bytes_ += bytes - raw.nbytes();  // raw is freed when it goes out of scope
+    Tensor t = raw;
+    t.data = p;
+    {
+      std::lock_guard<std::mutex> lock(tiled_->mutex);
+      tiled_->ptrs.insert(p);
+    }
+    std::shared_ptr<TiledSet> set = tiled_;
+    t.owner = std::shared_ptr<void>(p, [set](void* q) {
+      {
+        std::lock_guard<std::mutex> lock(set->mutex);
+        set->ptrs.erase(q);
+      }
+      cudaFree(q);
+    });
+    return t;
+  }
+
   Linear load_linear(const Linear& host) override {
     validate_linear(host);
     if (host.quantized() && host.quant.mode != QuantMode::Affine)
       throw_error("cuda", "{}: {} weights are not supported by the cuda backend", host.name,
                   quant_str(host.quant));
     Linear d = host;
-    d.weight = upload_param(host.weight, host.name + ".weight");
+    if (host.quantized() && host.quant.bits == 4 && host.in % 64 == 0)
+      d.weight = upload_q4_tiled(host);
+    else
+      d.weight = upload_param(host.weight, host.name + ".weight");
     if (host.quantized()) {
       d.scales = upload_param(host.scales, host.name + ".scales");
       d.biases = upload_param(host.biases, host.name + ".biases");
@@ -277,10 +325,26 @@ class CudaBackend final : public Backend {
     if (w.quantized() && w.quant.mode != QuantMode::Affine)
       throw_error("cuda", "linear {}: {} is not supported by the cuda backend", w.name, quant_str(w.quant));
     if (w.quantized() && T <= kGemvMaxRows) {
-      launch_qgemv(quant_matrix(w), x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(),
-                   y.ptr<float>(), stream_);
-      check_launch("linear (gemv)");
-      return y;
+      const QuantMatrix qm = quant_matrix(w);
+      if (!qm.tiled) {
+        launch_qgemv(qm, x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(), y.ptr<float>(), stream_);
+        check_launch("linear (gemv)");
+        return y;
+      }
+      if (act_ != DType::F32) {  // float32 runs of tiled weights take the float32 GEMM below
+        const int splits = q4mma_splits(qm, num_sms_);
+        const int64_t tiles = (qm.N + 15) / 16;
+        float* part = nullptr;
+        int* counters = nullptr;
+        if (splits > 1) {
+          part = static_cast<float*>(scratch(kScratchQ4Part, static_cast<size_t>(tiles * splits * 128) * sizeof(float)));
+          counters = q4_counters(tiles);
+        }
+        launch_qgemv_q4mma(qm, x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(), y.ptr<float>(),
+                           splits, part, counters, stream_);
+        check_launch("linear (tensor-core gemv)");
+        return y;
+      }
     }
     gemm(x, w, y);
     launch_bias_round(y.ptr<float>(), T, w.out, bias, bias_dt, act(), stream_);
@@ -439,7 +503,7 @@ class CudaBackend final : public Backend {
     return y;
   }
 
-  static QuantMatrix quant_matrix(const Linear& w) {
+  QuantMatrix quant_matrix(const Linear& w) const {
     QuantMatrix m;
     m.w = static_cast<const uint32_t*>(w.weight.data);
     m.scales = w.scales.data;
@@ -449,6 +513,7 @@ class CudaBackend final : public Backend {
     m.group_size = w.quant.group_size;
     m.N = w.out;
     m.K = w.in;
+    m.tiled = tiled_->contains(w.weight.data);
     return m;
   }
 
@@ -485,6 +550,21 @@ class CudaBackend final : public Backend {
     c.dev = d;
     upload_cache_.push_back(std::move(c));
     return d;
+  }
+
+  // Zeroed per-tile counters of the split tensor-core GEMV (each launch leaves them zero).
+  int* q4_counters(int64_t tiles) {
+    if (tiles > counters_cap_) {
+      OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (counters_) cudaFree(counters_);
+      counters_ = nullptr;
+      counters_cap_ = 0;
+      const int64_t cap = std::max<int64_t>(tiles, 4096);
+      OLLMLX_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&counters_), static_cast<size_t>(cap) * sizeof(int)));
+      OLLMLX_CUDA_CHECK(cudaMemsetAsync(counters_, 0, static_cast<size_t>(cap) * sizeof(int), stream_));
+      counters_cap_ = cap;
+    }
+    return counters_;
   }
 
   // Scratch buffer `i` of at least `bytes` (contents not preserved when it grows).
@@ -570,7 +650,7 @@ class CudaBackend final : public Backend {
     void* p = nullptr;
     size_t cap = 0;
   };
-  static constexpr int kScratchX = 0, kScratchW = 1, kScratchPart = 2;
+  static constexpr int kScratchX = 0, kScratchW = 1, kScratchPart = 2, kScratchQ4Part = 3;
   static constexpr int64_t kScratchElems = int64_t{32} << 20;  // dequantized weight rows per GEMM
 
   int device_ = 0;
@@ -578,13 +658,16 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   DevicePool pool_;
+  std::shared_ptr<TiledSet> tiled_ = std::make_shared<TiledSet>();
   DType act_ = DType::F32;
   size_t weight_bytes_ = 0;
   void* stage_host_ = nullptr;
   void* stage_dev_ = nullptr;
   size_t stage_cap_ = 0, stage_used_ = 0;
   std::vector<Cached> upload_cache_;
-  Scratch scratch_[3];
+  Scratch scratch_[4];
+  int* counters_ = nullptr;
+  int64_t counters_cap_ = 0;
   std::weak_ptr<const void> xconv_owner_;  // the activation whose conversion scratch X holds
   const void* xconv_data_ = nullptr;
   int64_t xconv_n_ = 0;

@@ -483,6 +483,7 @@ void launch_qgemv(const QuantMatrix& m, const float* x, int T, const void* bias,
 
 void launch_dequant_rows(const QuantMatrix& m, int64_t n0, int64_t nr, void* dst, Dt out,
                          cudaStream_t stream) {
+  if (m.tiled) return launch_dequant_q4_tiled(m, n0, nr, dst, out, stream);
   const int threads = 256;
   if (m.bits == 2 || m.bits == 4 || m.bits == 8) {
     const int64_t work = nr * (m.K * m.bits / 32);

@@ -25,7 +25,17 @@ __global__ void embed_kernel(const QuantMatrix qm, const void* dense, Dt wdt, in
   if (qm.w) {
     const int64_t words = D * qm.bits / 32;
     const int64_t groups = D / qm.group_size;
-    const uint32_t q = packed_element(qm.w + id * words, k, qm.bits);
+    uint32_t q;
+    if (qm.tiled) {  // kernels.h: tiled 4-bit layout
+      const int64_t tile = id >> 4;
+      const int r16 = static_cast<int>(id & 15), g = r16 & 7, h = r16 >> 3;
+      const int i = static_cast<int>(k & 15), c = i >> 2, e = i & 3;
+      const int64_t word = ((tile * (D >> 6) + (k >> 6)) * 32 + (g * 4 + c)) * 4 + ((k >> 4) & 3);
+      const int nib = (e & 1) * 4 + (e >> 1) * 2 + h;
+      q = (qm.w[word] >> (4 * nib)) & 15u;
+    } else {
+      q = packed_element(qm.w + id * words, k, qm.bits);
+    }
     const float s = load_dt(qm.scales, id * groups + k / qm.group_size, qm.sdt);
     const float b = load_dt(qm.biases, id * groups + k / qm.group_size, qm.sdt);
     // MLX dequantizes in the table's dtype: q*s rounded, then + bias rounded (no FMA).

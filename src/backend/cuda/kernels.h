@@ -19,14 +19,39 @@ enum class Dt : int { F32 = 0, F16 = 1, BF16 = 2 };
 
 // An MLX affine-quantized matrix [N, K] in device memory (file layout, core/linear.h).
 struct QuantMatrix {
-  const uint32_t* w = nullptr;  // [N, K*bits/32]
+  const uint32_t* w = nullptr;  // [N, K*bits/32], or the tiled 4-bit layout (below)
   const void* scales = nullptr; // [N, K/group_size] of sdt
   const void* biases = nullptr; // [N, K/group_size] of sdt
   Dt sdt = Dt::BF16;
   int bits = 4;
   int group_size = 64;
   int64_t N = 0, K = 0;
+  bool tiled = false;           // 4-bit weights repacked for the tensor-core GEMV (q4_tiled_*)
 };
+
+// The tiled 4-bit layout: the operand order of mma.m16n8k16, so a warp loads a 16-row x
+// 64-column tile as one contiguous 512-byte block (16 bytes per lane) and turns each pair of
+// nibbles into a bf16x2/f16x2 register with one LOP3. Rows are padded to a multiple of 16 (with
+// q = 0); K must be a multiple of 64. Word ((tile * K/64 + kc) * 32 + lane) * 4 + j holds, for
+// lane = 4g + c, k-step j (columns kc*64 + 16j + [0, 16)), rows r = tile*16 + g (h = 0) and
+// r + 8 (h = 1): nibble (e & 1) * 4 + (e >> 1) * 2 + h = element (row, kc*64 + 16j + 4c + e).
+// The mma's k-slots 2c, 2c+1, 2c+8, 2c+9 thus hold columns 4c .. 4c+3 of the k-step, in the same
+// order as the x values a lane loads with one float4.
+constexpr int64_t q4_tiled_words(int64_t N, int64_t K) { return (N + 15) / 16 * 16 * K / 8; }
+// Repacks an MLX 4-bit matrix [N, K/8 words] (device) into the tiled layout (device).
+void launch_repack_q4(const uint32_t* src, int64_t N, int64_t K, uint32_t* dst, cudaStream_t stream);
+// Rows [n0, n0 + nr) of a tiled matrix (n0 a multiple of 16) to dst [nr, K] of dtype out.
+void launch_dequant_q4_tiled(const QuantMatrix& m, int64_t n0, int64_t nr, void* dst, Dt out,
+                             cudaStream_t stream);
+// Tensor-core GEMV for tiled 4-bit weights, T <= 8 tokens, activations BF16 or F16 (x holds
+// values of that dtype, so the conversion for the mma is exact); float32 accumulation, per group
+// scale * sum(x*q) + bias * sum(x) as the other kernels.
+// `splits` blocks share each 16-row tile (q4mma_splits; > 1 for small N): they need `part`
+// (tiles * splits * 128 floats) and `counters` (tiles ints, zero; left zero after the launch).
+int q4mma_splits(const QuantMatrix& m, int num_sms);
+void launch_qgemv_q4mma(const QuantMatrix& m, const float* x, int T, const void* bias, Dt bias_dt,
+                        Dt act, float* y, int splits, float* part, int* counters,
+                        cudaStream_t stream);
 
 // ---- linear (k_linear.cu) -------------------------------------------------------------------
 // Fused dequantize-GEMV for T <= kGemvMaxRows tokens: y[T, N] = round_act(x W^T + bias), with
