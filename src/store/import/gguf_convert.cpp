@@ -355,6 +355,40 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   if (embd->ne[1] != vocab) meta.fail("token_embd rows != vocab_size");
   const bool tied = h.tensor("output.weight") == nullptr;
 
+  // ---- every tensor's name and shape against the metadata, before any size is computed from
+  // them (a tensor with a zero dimension has no data, so its other dimensions are unchecked by
+  // the reader)
+  if (vocab <= 0 || vocab > (int64_t{1} << 31)) meta.fail("implausible vocab_size {}", vocab);
+  const int64_t q_rows = n_head * head_dim, kv_rows = n_kv * head_dim;
+  for (const TensorInfo& t : h.tensors) {
+    if (t.name == "rope_freqs.weight" && llama) continue;
+    const HfName hn = hf_module_name(meta, t.name, arch);
+    if (hn.layer >= n_layers)
+      meta.fail("tensor '{}' belongs to layer {}, but block_count is {}", t.name, hn.layer, n_layers);
+    std::vector<int64_t> want;  // ggml ne
+    const std::string& p = hn.gguf_part;
+    if (hn.suffix == "weight") {
+      if (p == "token_embd" || p == "output") want = {hidden, vocab};
+      else if (p == "output_norm" || p == "attn_norm" || p == "ffn_norm") want = {hidden};
+      else if (p == "attn_q") want = {hidden, q_rows};
+      else if (p == "attn_k" || p == "attn_v") want = {hidden, kv_rows};
+      else if (p == "attn_output") want = {q_rows, hidden};
+      else if (p == "ffn_gate" || p == "ffn_up") want = {hidden, ffn};
+      else if (p == "ffn_down") want = {ffn, hidden};
+      else if (p == "attn_q_norm" || p == "attn_k_norm") want = {head_dim};
+    } else {
+      const bool allowed = llama ? (p == "attn_q" || p == "attn_k" || p == "attn_v" || p == "attn_output")
+                                 : arch == Arch::Qwen2 && (p == "attn_q" || p == "attn_k" || p == "attn_v");
+      if (!allowed) meta.fail("unexpected bias tensor '{}' for the {} architecture", t.name, rep.architecture);
+      if (p == "attn_q") want = {q_rows};
+      else if (p == "attn_k" || p == "attn_v") want = {kv_rows};
+      else if (p == "attn_output") want = {hidden};
+    }
+    if (t.ne != want) {
+      auto shape = [](const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); };
+      meta.fail("tensor '{}' has shape {}, expected {} from the metadata", t.name, shape(t.ne), shape(want));
+    }
+  }
   // ---- plan every output tensor
   std::vector<Out> outs;
   std::set<std::string> out_names;
@@ -507,34 +541,6 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
         if (!out_names.count(fmt::format("model.layers.{}.{}.bias", i, m)))
           missing.push_back(fmt::format("model.layers.{}.{}.bias", i, m));
   if (!missing.empty()) meta.fail("missing tensors: {}", join_missing(missing));
-  const int64_t q_rows = n_head * head_dim, kv_rows = n_kv * head_dim;
-  for (const TensorInfo& t : h.tensors) {
-    if (t.name == "rope_freqs.weight" && llama) continue;
-    const HfName hn = hf_module_name(meta, t.name, arch);
-    std::vector<int64_t> want;  // ggml ne
-    const std::string& p = hn.gguf_part;
-    if (hn.suffix == "weight") {
-      if (p == "token_embd" || p == "output") want = {hidden, vocab};
-      else if (p == "output_norm" || p == "attn_norm" || p == "ffn_norm") want = {hidden};
-      else if (p == "attn_q") want = {hidden, q_rows};
-      else if (p == "attn_k" || p == "attn_v") want = {hidden, kv_rows};
-      else if (p == "attn_output") want = {q_rows, hidden};
-      else if (p == "ffn_gate" || p == "ffn_up") want = {hidden, ffn};
-      else if (p == "ffn_down") want = {ffn, hidden};
-      else if (p == "attn_q_norm" || p == "attn_k_norm") want = {head_dim};
-    } else {
-      const bool allowed = llama ? (p == "attn_q" || p == "attn_k" || p == "attn_v" || p == "attn_output")
-                                 : arch == Arch::Qwen2 && (p == "attn_q" || p == "attn_k" || p == "attn_v");
-      if (!allowed) meta.fail("unexpected bias tensor '{}' for the {} architecture", t.name, rep.architecture);
-      if (p == "attn_q") want = {q_rows};
-      else if (p == "attn_k" || p == "attn_v") want = {kv_rows};
-      else if (p == "attn_output") want = {hidden};
-    }
-    if (t.ne != want) {
-      auto shape = [](const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); };
-      meta.fail("tensor '{}' has shape {}, expected {} from the metadata", t.name, shape(t.ne), shape(want));
-    }
-  }
   const bool attention_bias = out_names.count("model.layers.0.self_attn.q_proj.bias") > 0;
   if (rope_scaling.is_null()) {
     if (auto stype = meta.opt_string(A + "rope.scaling.type"); stype && !stype->empty() && *stype != "none") {
