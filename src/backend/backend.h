@@ -40,6 +40,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // Whether the weights and KV cache live in accelerator memory (/api/ps reports them as
+  // size_vram): the cpu backend does not, nor does mlx on a CPU device.
+  virtual bool uses_device_memory() const { return name() != "cpu"; }
 
   // ---- weights --------------------------------------------------------------------------
   // Prepares a linear layer whose tensors are host views (usually on a memory-mapped file) for
@@ -100,7 +103,9 @@ class Backend {
 // Creates a backend by name ("cpu"; others when built). Throws Error("backend") if unknown.
 std::unique_ptr<Backend> create_backend(const std::string& name, int n_threads = 0);
 // The backend to use when none is asked for: "cuda" when this build has it and a device is
-// present, else "cpu".
+// present, else "mlx" on macOS when this build has it, else "cpu".
 std::string default_backend_name();
+// The backends of this build, e.g. "cpu, cuda, mlx (MLX 0.32.4 (cpu))" (ollmlx --version).
+std::string compiled_backends();
 
 }  // namespace ollmlx

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "util/log.h"
 #include "util/version.h"
@@ -59,7 +60,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Error: %s\n", e.what());
     return 1;
   }
-  if (version) return ollmlx::cli::version_command();
+  if (version) {
+    const int rc = ollmlx::cli::version_command();
+    std::printf("backends: %s\n", ollmlx::compiled_backends().c_str());
+    return rc;
+  }
   if (app.get_subcommands().empty()) std::fputs(app.help().c_str(), stdout);
   return 0;
 }

@@ -167,6 +167,15 @@ std::string render_list(const Json& tags, const std::string& prefix, const Insta
   return render_table({"NAME", "ID", "SIZE", "MODIFIED"}, rows);
 }
 
+// PROCESSOR as Ollama prints it, plus the serving backend when it is not the native CPU one
+// ("100% CPU (mlx)", "100% GPU (cuda)"; /api/ps "backend" is an ollmlx extension).
+static std::string processor_column(const Json& m) {
+  std::string p = processor_string(integer(m, "size"), integer(m, "size_vram"));
+  const std::string backend = str(m, "backend");
+  if (!backend.empty() && backend != "cpu") p += " (" + backend + ")";
+  return p;
+}
+
 std::string render_ps(const Json& ps, const std::string& prefix, const Instant& now) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : models_of(ps)) {
@@ -175,8 +184,7 @@ std::string render_ps(const Json& ps, const std::string& prefix, const Instant& 
     const std::string until =
         seconds_between(expires, now) > 0 ? "Stopping..." : human_time(expires, "Never", now);
     rows.push_back({str(m, "name"), short_digest(str(m, "digest")), human_bytes(integer(m, "size")),
-                    processor_string(integer(m, "size"), integer(m, "size_vram")),
-                    std::to_string(integer(m, "context_length")), until});
+                    processor_column(m), std::to_string(integer(m, "context_length")), until});
   }
   return render_table({"NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"}, rows);
 }

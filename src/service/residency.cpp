@@ -255,7 +255,7 @@ std::vector<api::RunningModel> Residency::running() {
     api::RunningModel r;
     r.name = name;
     r.size = static_cast<int64_t>(m->model->info().weight_bytes + m->runner->kv_cache_bytes());
-    r.size_vram = m->backend->name() == "cpu" ? 0 : r.size;
+    r.size_vram = m->backend->uses_device_memory() ? r.size : 0;
     r.digest = m->entry.digest;
     r.details = m->facts.details;
     r.expires_at = m->users > 0 ? (m->forever ? SysClock::time_point::max()

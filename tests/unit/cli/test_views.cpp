@@ -41,6 +41,18 @@ TEST(Views, Ps) {
   EXPECT_EQ(render_ps(ps, "ti", kNow).find("big"), std::string::npos);
 }
 
+TEST(Views, PsNamesTheBackend) {
+  // /api/ps "backend" (ollmlx extension): shown after the PROCESSOR when it is not the native cpu.
+  const Json ps = Json::parse(R"({"models":[
+    {"name":"a:latest","model":"a:latest","size":1000,"digest":"aaaabbbbccccdddd",
+     "expires_at":"2025-06-01T12:04:59.5Z","size_vram":0,"context_length":8,"backend":"mlx"},
+    {"name":"b:latest","model":"b:latest","size":1000,"digest":"aaaabbbbccccdddd",
+     "expires_at":"2025-06-01T12:04:59.5Z","size_vram":0,"context_length":8,"backend":"cpu"}]})");
+  const std::string out = render_ps(ps, "", kNow);
+  EXPECT_NE(out.find("100% CPU (mlx)"), std::string::npos) << out;
+  EXPECT_EQ(out.find("(cpu)"), std::string::npos) << out;
+}
+
 TEST(Views, ShowInfo) {
   const Json show = Json::parse(R"({
     "parameters":"temperature                    0\nstop                           \"<|im_end|>\"",
