@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 #include "api/utf8.h"
 
@@ -376,11 +375,42 @@ std::string expand_path(const std::string& path, const std::string& relative_dir
   return out;
 }
 
+namespace {
+
+// The action starting after "{{" (and an optional "-") at `pos`, whitespace skipped.
+std::string_view action_at(const std::string& t, size_t pos) {
+  if (pos < t.size() && t[pos] == '-') ++pos;
+  while (pos < t.size() && std::isspace(static_cast<unsigned char>(t[pos]))) ++pos;
+  return std::string_view(t).substr(pos);
+}
+
+bool starts_word(std::string_view s, std::string_view word) {
+  if (s.substr(0, word.size()) != word) return false;
+  if (s.size() == word.size()) return true;
+  const char c = s[word.size()];
+  return !(std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+}
+
+}  // namespace
+
 bool looks_like_go_template(const std::string& t) {
-  static const std::regex kGo(
-      R"(\{\{-?\s*(\.[A-Za-z]|\$|if\s|range\s|end\s*-?\}\}|else\b|with\s|template\s|block\s|define\s|slice\s|json\s))");
-  static const std::regex kJinja(R"(\{%|\{\{-?\s*(messages|message|bos_token|eos_token|raise_exception)\b)");
-  return std::regex_search(t, kGo) && !std::regex_search(t, kJinja);
+  if (t.find("{%") != std::string::npos) return false;  // Jinja statements
+  bool go = false;
+  for (size_t at = t.find("{{"); at != std::string::npos; at = t.find("{{", at + 2)) {
+    const std::string_view a = action_at(t, at + 2);
+    // Jinja's usual variables.
+    for (const char* w : {"messages", "message", "bos_token", "eos_token", "raise_exception"}) {
+      if (starts_word(a, w)) return false;
+    }
+    if ((a.size() > 1 && a[0] == '.' && std::isalpha(static_cast<unsigned char>(a[1]))) ||
+        (!a.empty() && a[0] == '$')) {
+      go = true;
+    }
+    for (const char* w : {"if", "range", "end", "else", "with", "template", "block", "define"}) {
+      if (starts_word(a, w)) go = true;
+    }
+  }
+  return go;
 }
 
 namespace {
@@ -394,9 +424,27 @@ bool is_gguf_file(const fs::path& p) {
   return ext == ".gguf";
 }
 
+// v?MAJOR[.MINOR[.PATCH]][-prerelease][+build]
 bool valid_semver(const std::string& s) {
-  static const std::regex kSemver(R"(^v?\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$)");
-  return std::regex_match(s, kSemver);
+  size_t i = (!s.empty() && s[0] == 'v') ? 1 : 0;
+  for (int part = 0; part < 3; ++part) {
+    const size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    if (i == start) return false;
+    if (i < s.size() && s[i] == '.' && part < 2) {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  const auto ident = [&](char lead) {
+    if (i >= s.size() || s[i] != lead) return true;
+    const size_t start = ++i;
+    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == '-')) ++i;
+    return i > start;
+  };
+  if (!ident('-') || !ident('+')) return false;
+  return i == s.size();
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Ollama's native routes (§1.1): index, version, generate/chat, model management, and clear
 // "not available yet" answers for what the engine and store do not do yet (embeddings, pull,
 // push, create, blobs).
-#include <regex>
+
+#include <algorithm>
+#include <cctype>
 
 #include "api/decode.h"
 #include "api/encode.h"
@@ -118,8 +120,12 @@ void create(Context& ctx, const std::string&) {
 // HEAD: 200 if the blob exists, else 404. POST: the raw body (streamed) becomes the blob: 201
 // when created, 200 when it already existed, 400 `digest mismatch, expected "…", got "…"`.
 void blob(Context& ctx, const std::string& digest) {
-  static const std::regex kDigest("^sha256[:-][0-9a-fA-F]{64}$");
-  if (!std::regex_match(digest, kDigest)) throw ApiError(400, "invalid digest format");
+  // sha256:<64 hex> or sha256-<64 hex>
+  const bool ok = digest.size() == 71 && digest.compare(0, 6, "sha256") == 0 &&
+                  (digest[6] == ':' || digest[6] == '-') &&
+                  std::all_of(digest.begin() + 7, digest.end(),
+                              [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  if (!ok) throw ApiError(400, "invalid digest format");
   if (ctx.req.method == "HEAD") {
     if (!ctx.service.has_blob(digest)) throw ApiError(404, "blob " + api::go_quote(digest) + " not found");
     ctx.res.status = 200;

@@ -191,7 +191,7 @@ TEST_F(ServerTest, NotAvailableYet) {
   auto r = c.Post("/api/pull", R"({"model":"llama3.2"})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 501);
-  EXPECT_EQ(r->body.rfind("{\"error\":\"pull is not available yet in ollmlx: ", 0), 0u);
+  EXPECT_EQ(r->body.rfind("{\"error\":\"pull is not available: this server has no model store", 0), 0u);
   EXPECT_EQ(c.Post("/api/pull", "{}", "application/json")->body,
             "{\"error\":\"invalid model name\"}");
   EXPECT_EQ(c.Post("/api/push", R"({"model":"a/b"})", "application/json")->status, 501);
