@@ -45,10 +45,16 @@ for s in $steps; do
       step "make $shape"
       timeout 200 python3 tools/make_random_mlx_model.py --shape $shape --out /tmp/$shape >> "$S" 2>&1
       step "bench $shape"
-      run env OLLMLX_DEVICE=cuda timeout 240 $C/bin/ollmlx bench -m /tmp/$shape -p 512 -n 128 -r 3 --json \
-        > "$OUT/bench_$shape.json" 2>> "$S"
+      # tg128 after a 512-token prompt, pp512, and 32 sequences decoded together (aggregate);
+      # then the same with CUDA graphs off (eager launches) for comparison.
+      run env OLLMLX_DEVICE=cuda timeout 240 $C/bin/ollmlx bench -m /tmp/$shape -p 512 -n 128 -d 512 \
+        --parallel 32 -r 3 --json > "$OUT/bench_$shape.json" 2>> "$S"
       echo "rc=$?" >> "$S"
-      python3 - "$OUT/bench_$shape.json" /tmp/$shape/bench_info.json "$OUT/bandwidth.json" >> "$S" 2>&1 <<'PY'
+      run env OLLMLX_DEVICE=cuda OLLMLX_CUDA_GRAPHS=0 timeout 240 $C/bin/ollmlx bench -m /tmp/$shape -p 0 \
+        -n 128 -d 512 --parallel 32 -r 2 --json > "$OUT/bench_${shape}_nographs.json" 2>> "$S"
+      echo "rc=$?" >> "$S"
+      python3 - "$OUT/bench_$shape.json" /tmp/$shape/bench_info.json "$OUT/bandwidth.json" \
+        "$OUT/bench_${shape}_nographs.json" >> "$S" 2>&1 <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1])); info = json.load(open(sys.argv[2]))
 try:
@@ -57,9 +63,18 @@ except Exception:
     bw = 3.35e12
 limit = bw / info["weight_bytes_per_token"]
 tg = b["tg"]["tokens_per_s"]; pp = b["pp"]["tokens_per_s"]
+par = b.get("tg_parallel", {}).get("tokens_per_s", 0)
 print(f"{info['shape']}: weights/token {info['weight_bytes_per_token']/1e9:.3f} GB, limit {limit:.0f} tok/s "
-      f"at {bw/1e12:.2f} TB/s; tg128 {tg:.1f} tok/s = {100*tg/limit:.1f}% of the limit; "
-      f"pp512 {pp:.0f} tok/s (prefill of 512 tokens {1e3*512/pp:.2f} ms)")
+      f"at {bw/1e12:.2f} TB/s; tg128@d512 {tg:.1f} tok/s = {100*tg/limit:.1f}% of the limit; "
+      f"pp512 {pp:.0f} tok/s (prefill of 512 tokens {1e3*512/pp:.2f} ms); "
+      f"32 seqs aggregate {par:.0f} tok/s = {par/tg:.2f}x batch 1")
+try:
+    e = json.load(open(sys.argv[4]))
+    etg = e["tg"]["tokens_per_s"]; epar = e.get("tg_parallel", {}).get("tokens_per_s", 0)
+    print(f"  graphs off: tg128@d512 {etg:.1f} tok/s (graphs {tg/etg:.2f}x), 32 seqs {epar:.0f} tok/s "
+          f"(graphs {par/max(epar,1e-9):.2f}x)")
+except Exception as ex:
+    print("  graphs-off run missing:", ex)
 PY
       ;;
     prof1b|prof1bpp|prof7b)
@@ -92,7 +107,7 @@ PY
       step "model parity"
       run env OLLMLX_FIXTURES=$C/fixtures timeout 200 $C/bin/test_cuda_model > "$OUT/test_cuda_model.log" 2>&1
       echo "rc=$?" >> "$S"
-      grep -E "cuda parity|cuda batched|FAILED|tests ran|PASSED" "$OUT/test_cuda_model.log" | tail -30 >> "$S" ;;
+      grep -E "cuda parity|cuda batched|cuda graphs|FAILED|tests ran|PASSED" "$OUT/test_cuda_model.log" | tail -40 >> "$S" ;;
   esac
 done
 step "done"

@@ -56,6 +56,14 @@ class Backend {
   virtual DType activation_dtype() const = 0;
   // Starts a forward pass (a hook for backends that keep per-pass state).
   virtual void begin_pass() = 0;
+  // Starts a model's forward pass over `batch`, of which `logit_rows` rows get logits; the model
+  // calls it instead of begin_pass. A backend may key recorded work on it: the cuda backend
+  // replays a decode pass it has seen with the same layout shape as one CUDA graph.
+  virtual void begin_forward_pass(const BatchLayout& batch, size_t logit_rows) {
+    (void)batch;
+    (void)logit_rows;
+    begin_pass();
+  }
   // Gives cached scratch memory back to the system; the engine calls it when it goes idle so a
   // burst of concurrent requests does not leave the process larger than before.
   virtual void release_cached_memory() {}

@@ -1,6 +1,8 @@
 // `ollmlx bench`: prompt processing (pp) and token generation (tg) throughput, measured like
 // llama-bench: pp = one batch of -p random tokens into an empty cache; tg = -n tokens decoded one
-// at a time from an empty cache. Each test is repeated -r times; mean and standard deviation.
+// at a time from an empty cache (or after a -d token prompt); --parallel N adds an aggregate test:
+// N sequences (each after a 16-token prompt) decoded together, one batched pass per step. Each
+// test is repeated -r times; mean and standard deviation.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -18,7 +20,7 @@ namespace ollmlx::cli {
 namespace {
 struct BenchArgs {
   std::string model, device;
-  int n_prompt = 512, n_gen = 128, reps = 3, threads = 0;
+  int n_prompt = 512, n_gen = 128, reps = 3, threads = 0, depth = 0, parallel = 0;
   bool json = false;
 };
 
@@ -51,11 +53,13 @@ void run_bench(const BenchArgs& a) {
   auto backend = create_backend(resolve_device(a.device), threads);
   auto model = load_model(a.model, *backend);
   const ModelInfo& info = model->info();
-  const int ctx = std::max(a.n_prompt, a.n_gen) + 1;
-  auto cache = backend->create_kv_cache(model->kv_spec(1, ctx, std::max(a.n_prompt, 1)));
+  constexpr int kParallelPrompt = 16;
+  const int ctx = std::max({a.n_prompt, a.depth + a.n_gen, kParallelPrompt + a.n_gen}) + 1;
+  const int slots = std::max(1, a.parallel);
+  auto cache = backend->create_kv_cache(model->kv_spec(slots, ctx, std::max({a.n_prompt, a.depth, kParallelPrompt, 1})));
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(info.vocab - 1));
-  std::vector<double> pp, tg;
+  std::vector<double> pp, tg, tgp;
   size_t kv_bytes = 0;
   Logits logits;
   // Warm-up (page in the weights, size the arenas), not timed.
@@ -79,6 +83,12 @@ void run_bench(const BenchArgs& a) {
   for (int r = 0; r < a.reps && a.n_gen > 0; ++r) {
     const int slot = cache->alloc_seq();
     int32_t next = tok(rng);
+    if (a.depth > 0) {  // the context decoding starts from (not timed)
+      std::vector<int32_t> t(static_cast<size_t>(a.depth));
+      for (auto& x : t) x = tok(rng);
+      prefill(*model, *cache, slot, t, a.depth, nullptr, &logits);
+      next = argmax(logits.data.data(), logits.vocab);
+    }
     const auto t0 = Clock::now();
     for (int i = 0; i < a.n_gen; ++i) {
       ForwardBatch b;
@@ -92,6 +102,35 @@ void run_bench(const BenchArgs& a) {
     tg.push_back(a.n_gen / std::chrono::duration<double>(Clock::now() - t0).count());
     kv_bytes = std::max(kv_bytes, cache->bytes());
     cache->free_seq(slot);
+  }
+  for (int r = 0; r < a.reps && a.n_gen > 0 && a.parallel > 0; ++r) {
+    std::vector<int> seqs;
+    std::vector<int32_t> next;
+    for (int i = 0; i < a.parallel; ++i) {
+      seqs.push_back(cache->alloc_seq());
+      std::vector<int32_t> t(kParallelPrompt);
+      for (auto& x : t) x = tok(rng);
+      prefill(*model, *cache, seqs.back(), t, kParallelPrompt, nullptr, &logits);
+      next.push_back(argmax(logits.data.data(), logits.vocab));
+    }
+    const auto t0 = Clock::now();
+    for (int i = 0; i < a.n_gen; ++i) {
+      ForwardBatch b;
+      for (size_t k = 0; k < seqs.size(); ++k) {
+        const auto row = static_cast<int32_t>(k);
+        b.tokens.push_back(next[k]);
+        b.layout.seqs.push_back({seqs[k], row, 1, cache->seq_len(seqs[k])});
+        b.logit_rows.push_back(row);
+      }
+      finalize_layout(b.layout);
+      model->forward(b, *cache, logits);
+      for (size_t k = 0; k < seqs.size(); ++k)
+        next[k] = argmax(logits.row(static_cast<int64_t>(k)), logits.vocab);
+    }
+    tgp.push_back(static_cast<double>(a.parallel) * a.n_gen /
+                  std::chrono::duration<double>(Clock::now() - t0).count());
+    kv_bytes = std::max(kv_bytes, cache->bytes());
+    for (int s : seqs) cache->free_seq(s);
   }
   const uint64_t rss = peak_rss_bytes();
   const std::string name = a.model.substr(a.model.find_last_of('/') == std::string::npos ? 0 : a.model.find_last_of('/') + 1);
@@ -111,22 +150,29 @@ void run_bench(const BenchArgs& a) {
     }
     if (!tg.empty()) {
       Stat s = stats(tg);
-      j["tg"] = {{"tokens", a.n_gen}, {"tokens_per_s", s.mean}, {"stddev", s.sd}, {"samples", tg}};
+      j["tg"] = {{"tokens", a.n_gen}, {"depth", a.depth}, {"tokens_per_s", s.mean}, {"stddev", s.sd},
+                 {"samples", tg}};
+    }
+    if (!tgp.empty()) {
+      Stat s = stats(tgp);
+      j["tg_parallel"] = {{"sequences", a.parallel}, {"tokens", a.n_gen}, {"tokens_per_s", s.mean},
+                          {"stddev", s.sd}, {"samples", tgp}};
     }
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
   std::printf("| model | quant | size | params | backend | threads | test | t/s |\n");
   std::printf("| --- | --- | ---: | ---: | --- | ---: | --- | ---: |\n");
-  auto row = [&](const char* test, int n, const std::vector<double>& v) {
+  auto row = [&](const std::string& test, const std::vector<double>& v) {
     Stat s = stats(v);
-    std::printf("| %s | %s | %s | %.2f M | %s | %d | %s%d | %.2f ± %.2f |\n", name.c_str(),
+    std::printf("| %s | %s | %s | %.2f M | %s | %d | %s | %.2f ± %.2f |\n", name.c_str(),
                 info.quantization.c_str(), human_bytes(static_cast<double>(info.weight_bytes)).c_str(),
-                static_cast<double>(info.n_params) / 1e6, backend->name().c_str(), threads, test, n,
+                static_cast<double>(info.n_params) / 1e6, backend->name().c_str(), threads, test.c_str(),
                 s.mean, s.sd);
   };
-  if (!pp.empty()) row("pp", a.n_prompt, pp);
-  if (!tg.empty()) row("tg", a.n_gen, tg);
+  if (!pp.empty()) row(fmt::format("pp{}", a.n_prompt), pp);
+  if (!tg.empty()) row(a.depth > 0 ? fmt::format("tg{} @ d{}", a.n_gen, a.depth) : fmt::format("tg{}", a.n_gen), tg);
+  if (!tgp.empty()) row(fmt::format("tg{} x{} seqs (aggregate)", a.n_gen, a.parallel), tgp);
   std::printf("\npeak RSS %s (weights %s, KV cache %s)\n", human_bytes(static_cast<double>(rss)).c_str(),
               human_bytes(static_cast<double>(info.weight_bytes)).c_str(),
               human_bytes(static_cast<double>(kv_bytes)).c_str());
@@ -142,6 +188,11 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--repetitions", args->reps, "Repetitions of each test (default 3)")->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", args->threads, "CPU threads (default: all cores)");
   cmd->add_option("--device", args->device, "Backend (default: OLLMLX_DEVICE or cpu)");
+  cmd->add_option("-d,--depth", args->depth, "Prompt tokens in the cache before the tg test (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--parallel", args->parallel,
+                  "Also decode N sequences together and report the aggregate tokens/s (default: off)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print JSON instead of a table");
   cmd->callback([args] { run_bench(*args); });
 }

@@ -287,7 +287,7 @@ void DecoderModel::begin_forward(const ForwardBatch& batch, const KvCache& cache
   validate_batch(batch, cache, info_.vocab);
   Backend& be = backend();
   be.set_activation_dtype(info_.activation_dtype);
-  be.begin_pass();
+  be.begin_forward_pass(batch.layout, batch.logit_rows.size());
 }
 
 void DecoderModel::end_forward(const Tensor& logits, const ForwardBatch& batch, KvCache& cache,

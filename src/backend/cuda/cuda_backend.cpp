@@ -14,16 +14,30 @@
 //   multiply with cuBLAS (tensor cores for bf16/f16; float32 accumulation), then add the bias and
 //   round. Dense weights go to cuBLAS directly.
 // * Only to_host synchronises with the device.
+// * Decode passes (every sequence adds one row) are recorded as a CUDA graph the first time a
+//   layout shape (rows, logit rows, activation dtype) is seen, and replayed afterwards: on a
+//   replay the model's host code runs as usual, but ops only validate their arguments, refresh
+//   their small host data (token ids, positions, attention work lists) in the graph's own pinned
+//   staging area and hand back the tensors recorded for them; to_host then copies the staging
+//   area to the device and launches the whole pass as one graph. Everything a graph's kernels
+//   read that varies between steps lives in that staging area; the attention split of decode
+//   passes is a function of the layout alone. A graph is keyed on the model too (its embedding
+//   table, the pass's first op), dropped when any weight or scratch buffer is freed, and every
+//   replayed launch is checked against the recorded one (weights, sizes, launch parameters).
+//   OLLMLX_CUDA_GRAPHS=0 turns graphs off.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
+#include <type_traits>
 #include <unordered_set>
 
 #include "backend/cuda/cuda_factory.h"
@@ -111,6 +125,7 @@ class DevicePool {
     });
   }
   void set_poison(bool on) { state_->poison = on; }
+  bool poison() const { return state_->poison; }
   size_t bytes() const { return state_->total; }
 
  private:
@@ -172,12 +187,19 @@ class CudaBackend final : public Backend {
     pool_.set_stream(stream_);
     check_cublas(cublasCreate(&cublas_), "cublasCreate");
     check_cublas(cublasSetStream(cublas_, stream_), "cublasSetStream");
+    // A fixed workspace: cuBLAS must not allocate while a graph is being captured.
+    OLLMLX_CUDA_CHECK(cudaMalloc(&cublas_ws_, kCublasWorkspace));
+    check_cublas(cublasSetWorkspace(cublas_, cublas_ws_, kCublasWorkspace), "cublasSetWorkspace");
+    if (const char* g = std::getenv("OLLMLX_CUDA_GRAPHS")) graphs_enabled_ = std::string(g) != "0";
     log::info("cuda: device {} {} (sm_{}{}, {} SMs, {:.1f} GiB)", device, prop.name, prop.major,
               prop.minor, num_sms_, static_cast<double>(prop.totalGlobalMem) / (1 << 30));
   }
 
   ~CudaBackend() override {
+    abandon_graph_pass();
     cudaStreamSynchronize(stream_);
+    graphs_.clear();
+    if (cublas_ws_) cudaFree(cublas_ws_);
     for (Scratch& s : scratch_)
       if (s.p) cudaFree(s.p);
     if (stage_host_) cudaFreeHost(stage_host_);
@@ -190,6 +212,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return "cuda"; }
+  uint64_t graph_launches() const { return graph_launches_; }
 
   // ---- weights ----------------------------------------------------------------------------
 
@@ -212,7 +235,11 @@ class CudaBackend final : public Backend {
     }
     if (n > 0) OLLMLX_CUDA_CHECK(cudaMemcpy(p, host.data, n, cudaMemcpyHostToDevice));
     t.data = p;
-    t.owner = std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+    std::shared_ptr<std::atomic<uint64_t>> epoch = weights_epoch_;
+    t.owner = std::shared_ptr<void>(p, [epoch](void* q) {
+      ++*epoch;  // recorded graphs may point at it
+      cudaFree(q);
+    });
     const size_t before = weight_bytes_ >> 30;
     weight_bytes_ += n;
     if ((weight_bytes_ >> 30) != before)
@@ -242,11 +269,13 @@ class CudaBackend final : public Backend {
       tiled_->ptrs.insert(p);
     }
     std::shared_ptr<TiledSet> set = tiled_;
-    t.owner = std::shared_ptr<void>(p, [set](void* q) {
+    std::shared_ptr<std::atomic<uint64_t>> epoch = weights_epoch_;
+    t.owner = std::shared_ptr<void>(p, [set, epoch](void* q) {
       {
         std::lock_guard<std::mutex> lock(set->mutex);
         set->ptrs.erase(q);
       }
+      ++*epoch;
       cudaFree(q);
     });
     return t;
@@ -284,7 +313,13 @@ class CudaBackend final : public Backend {
     act_ = dtype;
   }
   DType activation_dtype() const override { return act_; }
-  void begin_pass() override { upload_cache_.clear(); }
+  void begin_pass() override {
+    abandon_graph_pass();
+    upload_cache_.clear();
+    xconv_owner_.reset();
+  }
+  void begin_forward_pass(const BatchLayout& batch, size_t logit_rows) override;
+  void start_graph_pass(const void* model);
   void set_debug_poison(bool on) override { pool_.set_poison(on); }
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override {
     return std::make_unique<CudaKvCache>(spec, stream_);
@@ -300,16 +335,21 @@ class CudaBackend final : public Backend {
       if (ids[i] < 0 || ids[i] >= table.out)
         throw_error("embed", "{}: token id {} (row {}) outside the vocabulary of {}", table.name,
                     ids[i], i, table.out);
+    if (mode_ == Mode::Pending) start_graph_pass(table.weight.data);
     Tensor y = alloc(static_cast<int64_t>(ids.size()), table.in);
     if (ids.empty()) return y;
     const auto* d_ids = static_cast<const int32_t*>(upload(ids.data(), ids.size() * sizeof(int32_t)));
     QuantMatrix qm;
     if (affine) qm = quant_matrix(table);
-    launch_embed(qm, affine ? nullptr : table.weight.data,
-                 affine ? Dt::F32 : to_dt(table.weight.dtype, "embed"), table.in, d_ids,
-                 static_cast<int64_t>(ids.size()), to_dt(compute, "embed compute"), act(), y.ptr<float>(),
-                 stream_);
-    check_launch("embed");
+    note({1, u(table.weight.data), u(table.scales.data), u(table.biases.data), u(ids.size()),
+          u(table.in), u(y.data), u(static_cast<int>(compute))});
+    if (live()) {
+      launch_embed(qm, affine ? nullptr : table.weight.data,
+                   affine ? Dt::F32 : to_dt(table.weight.dtype, "embed"), table.in, d_ids,
+                   static_cast<int64_t>(ids.size()), to_dt(compute, "embed compute"), act(), y.ptr<float>(),
+                   stream_);
+      check_launch("embed");
+    }
     return y;
   }
 
@@ -321,14 +361,17 @@ class CudaBackend final : public Backend {
     Tensor y = alloc(T, w.out);
     if (T == 0) return y;
     const void* bias = w.has_bias() ? w.bias.data : nullptr;
+    note({2, u(w.weight.data), u(w.scales.data), u(w.biases.data), u(bias), u(T), u(x.data), u(y.data)});
     const Dt bias_dt = w.has_bias() ? to_dt(w.bias.dtype, "bias") : Dt::F32;
     if (w.quantized() && w.quant.mode != QuantMode::Affine)
       throw_error("cuda", "linear {}: {} is not supported by the cuda backend", w.name, quant_str(w.quant));
     if (w.quantized() && T <= kGemvMaxRows) {
       const QuantMatrix qm = quant_matrix(w);
       if (!qm.tiled) {
-        launch_qgemv(qm, x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(), y.ptr<float>(), stream_);
-        check_launch("linear (gemv)");
+        if (live()) {
+          launch_qgemv(qm, x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(), y.ptr<float>(), stream_);
+          check_launch("linear (gemv)");
+        }
         return y;
       }
       if (act_ != DType::F32) {  // float32 runs of tiled weights take the float32 GEMM below
@@ -340,15 +383,19 @@ class CudaBackend final : public Backend {
           part = static_cast<float*>(scratch(kScratchQ4Part, static_cast<size_t>(tiles * splits * 128) * sizeof(float)));
           counters = q4_counters(tiles);
         }
-        launch_qgemv_q4mma(qm, x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(), y.ptr<float>(),
-                           splits, part, counters, stream_);
-        check_launch("linear (tensor-core gemv)");
+        if (live()) {
+          launch_qgemv_q4mma(qm, x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(), y.ptr<float>(),
+                             splits, part, counters, stream_);
+          check_launch("linear (tensor-core gemv)");
+        }
         return y;
       }
     }
     gemm(x, w, y);
-    launch_bias_round(y.ptr<float>(), T, w.out, bias, bias_dt, act(), stream_);
-    check_launch("linear (bias)");
+    if (live()) {
+      launch_bias_round(y.ptr<float>(), T, w.out, bias, bias_dt, act(), stream_);
+      check_launch("linear (bias)");
+    }
     return y;
   }
 
@@ -357,9 +404,12 @@ class CudaBackend final : public Backend {
     if (w.numel() != x.dim(1))
       throw_error("cuda", "rms_norm: weight has {} elements for rows of {}", w.numel(), x.dim(1));
     Tensor y = alloc(x.dim(0), x.dim(1));
-    launch_rms_norm(x.ptr<float>(), x.dim(0), x.dim(1), w.data, to_dt(w.dtype, "rms_norm"), eps,
-                    act(), y.ptr<float>(), stream_);
-    check_launch("rms_norm");
+    note({3, u(x.data), u(w.data), u(y.data), u(x.dim(0)), u(x.dim(1)), u(std::bit_cast<uint32_t>(eps))});
+    if (live()) {
+      launch_rms_norm(x.ptr<float>(), x.dim(0), x.dim(1), w.data, to_dt(w.dtype, "rms_norm"), eps,
+                      act(), y.ptr<float>(), stream_);
+      check_launch("rms_norm");
+    }
     return y;
   }
 
@@ -369,9 +419,12 @@ class CudaBackend final : public Backend {
       throw_error("cuda", "rms_norm_heads: rows of {} with head_dim {} and weight of {}", x.dim(1),
                   head_dim, w.numel());
     Tensor y = alloc(x.dim(0), x.dim(1));
-    launch_rms_norm(x.ptr<float>(), x.numel() / head_dim, head_dim, w.data,
-                    to_dt(w.dtype, "rms_norm_heads"), eps, act(), y.ptr<float>(), stream_);
-    check_launch("rms_norm_heads");
+    note({3, u(x.data), u(w.data), u(y.data), u(x.numel()), u(head_dim), u(std::bit_cast<uint32_t>(eps))});
+    if (live()) {
+      launch_rms_norm(x.ptr<float>(), x.numel() / head_dim, head_dim, w.data,
+                      to_dt(w.dtype, "rms_norm_heads"), eps, act(), y.ptr<float>(), stream_);
+      check_launch("rms_norm_heads");
+    }
     return y;
   }
 
@@ -443,8 +496,13 @@ class CudaBackend final : public Backend {
     a.position_scale = spec.position_scale;
     a.mscale = spec.mscale;
     a.act = act();
-    launch_rope(a, stream_);
-    check_launch("rope");
+    note({5, u(a.x), u(a.y), u(T), u(n_heads), u(head_dim), u(spec.dims), u(spec.traditional),
+          u(std::bit_cast<uint32_t>(spec.position_scale)), u(std::bit_cast<uint32_t>(spec.mscale)),
+          u(tables.size())});
+    if (live()) {
+      launch_rope(a, stream_);
+      check_launch("rope");
+    }
     return y;
   }
 
@@ -459,13 +517,18 @@ class CudaBackend final : public Backend {
     Tensor y = alloc(static_cast<int64_t>(rows.size()), D);
     if (rows.empty()) return y;
     const auto* d_rows = static_cast<const int32_t*>(upload(rows.data(), rows.size() * 4));
-    launch_gather_rows(x.ptr<float>(), D, d_rows, static_cast<int64_t>(rows.size()), y.ptr<float>(), stream_);
-    check_launch("gather_rows");
+    note({6, u(x.data), u(y.data), u(rows.size()), u(D)});
+    if (live()) {
+      launch_gather_rows(x.ptr<float>(), D, d_rows, static_cast<int64_t>(rows.size()), y.ptr<float>(), stream_);
+      check_launch("gather_rows");
+    }
     return y;
   }
 
   void to_host(const Tensor& x, std::vector<float>& out) override {
     expect_2d("to_host", x);
+    settle();
+    if (mode_ != Mode::Eager) launch_graph_pass();
     const size_t n = static_cast<size_t>(x.numel());
     if (n > host_out_cap_) {
       OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -486,20 +549,32 @@ class CudaBackend final : public Backend {
   Dt act() const { return to_dt(act_, "activation"); }
 
   Tensor alloc(int64_t rows, int64_t cols) {
+    settle();
+    if (mode_ == Mode::Replay) {
+      PassGraph& g = *cur_;
+      if (g.next_alloc >= g.allocs.size() || g.allocs[g.next_alloc].shape != Shape{rows, cols})
+        graph_mismatch(fmt::format("activation {} of shape [{}, {}]", g.next_alloc, rows, cols));
+      return g.allocs[g.next_alloc++];
+    }
     Tensor t;
     t.dtype = DType::F32;
     t.shape = {rows, cols};
     std::shared_ptr<float> buf = pool_.acquire(rows * cols);
     t.data = buf.get();
     t.owner = std::move(buf);
+    if (mode_ == Mode::Record) cur_->allocs.push_back(t);  // kept: the graph writes there
     return t;
   }
 
   Tensor elementwise(EwOp op, const Tensor& a, const Tensor* b, float s, const char* what) {
     Tensor y = alloc(a.dim(0), a.dim(1));
-    launch_elementwise(op, a.ptr<float>(), b ? b->ptr<float>() : nullptr, s, a.numel(), act(),
-                       y.ptr<float>(), stream_);
-    check_launch(what);
+    note({4, u(static_cast<int>(op)), u(a.data), u(b ? b->data : nullptr), u(y.data), u(a.numel()),
+          u(std::bit_cast<uint32_t>(s))});
+    if (live()) {
+      launch_elementwise(op, a.ptr<float>(), b ? b->ptr<float>() : nullptr, s, a.numel(), act(),
+                         y.ptr<float>(), stream_);
+      check_launch(what);
+    }
     return y;
   }
 
@@ -521,6 +596,10 @@ class CudaBackend final : public Backend {
   // one copy. The staging area is reused only after the stream has drained.
   const void* upload(const void* data, size_t n) {
     if (n == 0) return nullptr;
+    settle();
+    if (mode_ != Mode::Eager) {
+      if (const void* d = graph_upload(data, n)) return d;
+    }
     for (const Cached& c : upload_cache_)
       if (c.bytes.size() == n && std::memcmp(c.bytes.data(), data, n) == 0) return c.dev;
     const size_t need = (n + 255) & ~size_t{255};
@@ -555,6 +634,7 @@ class CudaBackend final : public Backend {
   // Zeroed per-tile counters of the split tensor-core GEMV (each launch leaves them zero).
   int* q4_counters(int64_t tiles) {
     if (tiles > counters_cap_) {
+      before_growth("split counters");
       OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
       if (counters_) cudaFree(counters_);
       counters_ = nullptr;
@@ -571,6 +651,7 @@ class CudaBackend final : public Backend {
   void* scratch(int i, size_t bytes) {
     Scratch& s = scratch_[i];
     if (bytes > s.cap) {
+      before_growth("scratch");
       if (i == kScratchX) xconv_owner_.reset();
       OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
       if (s.p) cudaFree(s.p);
@@ -589,6 +670,7 @@ class CudaBackend final : public Backend {
 
   // y[T, N] = x W^T (no bias, not rounded) through cuBLAS in the activation dtype.
   void gemm(const Tensor& x, const Linear& w, Tensor& y) {
+    if (!live()) return;  // replaying a recorded pass
     const int64_t T = x.dim(0), K = w.in, N = w.out;
     const Dt c = act();
     const void* xc = x.data;
@@ -642,6 +724,174 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // ---- CUDA graphs of decode passes (see the top of the file) -------------------------------
+  // Pending: a decode pass has begun; its first op (embed) names the model and decides.
+  enum class Mode { Eager, Pending, Record, Replay };
+  // embedding table (the model), rows, logit rows, act dtype, poison
+  using GraphKey = std::tuple<const void*, int32_t, size_t, int, bool>;
+  static constexpr int32_t kGraphMaxRows = 64;
+  static constexpr size_t kMaxGraphs = 8;
+
+  struct PassGraph {
+    std::vector<Tensor> allocs;   // every activation of the pass, in op order (the graph's buffers)
+    std::vector<size_t> uploads;  // bytes of every upload, in op order
+    std::vector<uint64_t> sigs;   // every launch's weights and parameters, hashed, in op order
+    cudaGraphExec_t exec = nullptr;
+    void* stage_host = nullptr;   // pinned; refreshed by the ops of each replay
+    void* stage_dev = nullptr;    // what the graph's kernels read
+    size_t stage_cap = 0, stage_used = 0;
+    size_t next_alloc = 0, next_upload = 0, next_sig = 0;
+    uint64_t generation = 0;      // scratch buffers' generation when recorded
+    uint64_t weights_epoch = 0;   // weight frees when recorded
+    uint64_t last_use = 0;
+    PassGraph() = default;
+    PassGraph(const PassGraph&) = delete;
+    PassGraph& operator=(const PassGraph&) = delete;
+    ~PassGraph() {
+      if (exec) cudaGraphExecDestroy(exec);
+      if (stage_host) cudaFreeHost(stage_host);
+      if (stage_dev) cudaFree(stage_dev);
+    }
+  };
+
+  bool live() const { return mode_ != Mode::Replay; }
+  // A pending decode pass whose first op is not embed runs eagerly.
+  void settle() {
+    if (mode_ == Mode::Pending) mode_ = Mode::Eager;
+  }
+
+  // Records (or, replaying, checks) what a launch depends on besides its staged data: weight
+  // pointers, sizes and parameters. A replay never runs a launch that differs.
+  void note(std::initializer_list<uint64_t> v) {
+    if (mode_ != Mode::Record && mode_ != Mode::Replay) return;
+    uint64_t h = 1469598103934665603ull;
+    for (uint64_t x : v) h = (h ^ x) * 1099511628211ull + (h >> 29);
+    PassGraph& g = *cur_;
+    if (mode_ == Mode::Record) {
+      g.sigs.push_back(h);
+    } else if (g.next_sig >= g.sigs.size() || g.sigs[g.next_sig++] != h) {
+      graph_mismatch(fmt::format("launch {} differs", g.next_sig - 1));
+    }
+  }
+  static uint64_t u(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
+  template <typename T>
+    requires std::is_arithmetic_v<T>
+  static uint64_t u(T v) { return static_cast<uint64_t>(v); }
+
+  // Small host data of a recorded/replayed pass: into the graph's staging area, at the same
+  // offset on every replay. nullptr: recording stopped (the area is full), upload eagerly.
+  const void* graph_upload(const void* data, size_t n) {
+    PassGraph& g = *cur_;
+    const size_t need = (n + 255) & ~size_t{255};
+    if (g.stage_used + need > g.stage_cap) {
+      if (mode_ == Mode::Replay) graph_mismatch("more staged data than recorded");
+      stage_hint_[cur_key_] = 2 * (g.stage_cap + need);
+      flush_partial_recording("staging area full");
+      return nullptr;
+    }
+    if (mode_ == Mode::Replay) {
+      if (g.next_upload >= g.uploads.size() || g.uploads[g.next_upload] != n)
+        graph_mismatch(fmt::format("upload {} of {} bytes", g.next_upload, n));
+      ++g.next_upload;
+    } else {
+      g.uploads.push_back(n);
+    }
+    std::memcpy(static_cast<uint8_t*>(g.stage_host) + g.stage_used, data, n);
+    const void* d = static_cast<uint8_t*>(g.stage_dev) + g.stage_used;
+    g.stage_used += need;
+    return d;
+  }
+
+  // A scratch buffer is about to be reallocated: graphs recorded with the old one are stale.
+  void before_growth(const char* what) {
+    if (mode_ == Mode::Record) flush_partial_recording(what);
+    if (mode_ == Mode::Replay) graph_mismatch(fmt::format("{} must grow", what));
+    ++generation_;
+  }
+
+  // Ends a recording that cannot go on: what was captured runs now, the rest of the pass
+  // eagerly; the layout is recorded again on its next pass. The graph's staging stays alive until
+  // the next pass (device pointers into it may still be used by the op in progress).
+  void flush_partial_recording(const char* why) {
+    mode_ = Mode::Eager;
+    PassGraph& g = *cur_;
+    cudaGraph_t graph = nullptr;
+    OLLMLX_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    auto node = graphs_.extract(cur_key_);
+    aborted_.push_back(std::move(node.mapped()));
+    cur_ = nullptr;
+    if (e != cudaSuccess) throw_error("cuda", "instantiating a partial graph: {}", cudaGetErrorString(e));
+    if (g.stage_used)
+      OLLMLX_CUDA_CHECK(cudaMemcpyAsync(g.stage_dev, g.stage_host, g.stage_used, cudaMemcpyHostToDevice, stream_));
+    OLLMLX_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+    OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    cudaGraphExecDestroy(exec);
+    log::debug("cuda: graph recording stopped ({}); the pass finishes eagerly", why);
+  }
+
+  [[noreturn]] void graph_mismatch(const std::string& what) {
+    mode_ = Mode::Eager;
+    cur_ = nullptr;
+    graphs_.erase(cur_key_);
+    throw_error("cuda", "graph replay: the pass differs from the recorded one ({})", what);
+  }
+
+  // to_host of a recorded or replayed pass: instantiate (first time), stage, launch.
+  void launch_graph_pass() {
+    PassGraph& g = *cur_;
+    if (mode_ == Mode::Record) {
+      mode_ = Mode::Eager;
+      cudaGraph_t graph = nullptr;
+      cudaError_t e = cudaStreamEndCapture(stream_, &graph);
+      if (e == cudaSuccess) {
+        e = cudaGraphInstantiate(&g.exec, graph, 0);
+        cudaGraphDestroy(graph);
+      }
+      if (e != cudaSuccess) {
+        cudaGetLastError();
+        graphs_.erase(cur_key_);
+        cur_ = nullptr;
+        graphs_enabled_ = false;
+        throw_error("cuda", "recording a decode pass as a CUDA graph failed ({}); graphs are off "
+                    "from now on (OLLMLX_CUDA_GRAPHS=0 turns them off at start)", cudaGetErrorString(e));
+      }
+      log::debug("cuda: decode pass of {} rows recorded as a graph ({} launches, {} activations, {} "
+                 "staged bytes)", std::get<1>(cur_key_), g.sigs.size(), g.allocs.size(), g.stage_used);
+    } else {
+      if (g.next_alloc != g.allocs.size() || g.next_upload != g.uploads.size() || g.next_sig != g.sigs.size())
+        graph_mismatch(fmt::format("{} of {} activations, {} of {} uploads", g.next_alloc,
+                                   g.allocs.size(), g.next_upload, g.uploads.size()));
+      mode_ = Mode::Eager;
+    }
+    cur_ = nullptr;
+    if (g.stage_used)
+      OLLMLX_CUDA_CHECK(cudaMemcpyAsync(g.stage_dev, g.stage_host, g.stage_used, cudaMemcpyHostToDevice, stream_));
+    OLLMLX_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+    ++graph_launches_;
+  }
+
+  // A pass that ended without to_host (an error in the model, or a test's bare begin_pass):
+  // a recording is dropped unexecuted, a replay simply not launched.
+  void abandon_graph_pass() {
+    aborted_.clear();  // their kernels finished before the flush returned
+    if (mode_ == Mode::Eager || mode_ == Mode::Pending) {
+      mode_ = Mode::Eager;
+      return;
+    }
+    if (mode_ == Mode::Record) {
+      cudaGraph_t graph = nullptr;
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      graphs_.erase(cur_key_);
+    }
+    mode_ = Mode::Eager;
+    cur_ = nullptr;
+  }
+
   struct Cached {
     std::vector<uint8_t> bytes;
     const void* dev = nullptr;
@@ -674,8 +924,73 @@ class CudaBackend final : public Backend {
   Dt xconv_dt_ = Dt::F32;
   float* host_out_ = nullptr;
   size_t host_out_cap_ = 0;
+  static constexpr size_t kCublasWorkspace = size_t{32} << 20;
+  void* cublas_ws_ = nullptr;
+  // Graphs (see the top of the file).
+  bool graphs_enabled_ = true;
+  Mode mode_ = Mode::Eager;
+  PassGraph* cur_ = nullptr;  // the graph being recorded or replayed
+  GraphKey cur_key_{};
+  std::map<GraphKey, std::unique_ptr<PassGraph>> graphs_;
+  std::map<GraphKey, size_t> stage_hint_;
+  std::vector<std::unique_ptr<PassGraph>> aborted_;
+  uint64_t generation_ = 0;
+  std::shared_ptr<std::atomic<uint64_t>> weights_epoch_ = std::make_shared<std::atomic<uint64_t>>(0);
+  GraphKey pending_key_{};
+  uint64_t clock_ = 0;
+  uint64_t graph_launches_ = 0;
 
 };
+
+void CudaBackend::begin_forward_pass(const BatchLayout& batch, size_t logit_rows) {
+  begin_pass();
+  if (!graphs_enabled_) return;
+  const int32_t rows = batch.rows();
+  if (rows < 1 || rows > kGraphMaxRows) return;
+  for (const SeqSpan& s : batch.seqs)
+    if (s.count != 1) return;  // graphs are for decode passes only
+  pending_key_ = GraphKey{nullptr, rows, logit_rows, static_cast<int>(act_), pool_.poison()};
+  mode_ = Mode::Pending;
+}
+
+void CudaBackend::start_graph_pass(const void* model) {
+  mode_ = Mode::Eager;
+  GraphKey key = pending_key_;
+  std::get<0>(key) = model;
+  ++clock_;
+  cur_key_ = key;
+  const uint64_t epoch = weights_epoch_->load();
+  auto it = graphs_.find(key);
+  if (it != graphs_.end() && it->second->exec && it->second->generation == generation_ &&
+      it->second->weights_epoch == epoch) {
+    cur_ = it->second.get();
+    cur_->next_alloc = cur_->next_upload = cur_->next_sig = 0;
+    cur_->stage_used = 0;
+    cur_->last_use = clock_;
+    mode_ = Mode::Replay;
+    return;
+  }
+  if (it != graphs_.end()) graphs_.erase(it);
+  while (graphs_.size() >= kMaxGraphs) {
+    auto lru = graphs_.begin();
+    for (auto g = graphs_.begin(); g != graphs_.end(); ++g)
+      if (g->second->last_use < lru->second->last_use) lru = g;
+    graphs_.erase(lru);
+  }
+  auto g = std::make_unique<PassGraph>();
+  auto hint = stage_hint_.find(key);
+  g->stage_cap = hint != stage_hint_.end() ? hint->second : size_t{256} << 10;
+  OLLMLX_CUDA_CHECK(cudaMallocHost(&g->stage_host, g->stage_cap));
+  OLLMLX_CUDA_CHECK(cudaMalloc(&g->stage_dev, g->stage_cap));
+  g->generation = generation_;
+  g->weights_epoch = epoch;
+  g->last_use = clock_;
+  PassGraph* raw = g.get();
+  graphs_[key] = std::move(g);
+  OLLMLX_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+  cur_ = raw;
+  mode_ = Mode::Record;
+}
 
 int32_t first_key(int32_t p, int window) { return window > 0 ? std::max<int32_t>(0, p - window + 1) : 0; }
 
@@ -744,9 +1059,11 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
   }
   const Dt kv_dt = to_dt(kv->spec().dtype, "kv cache");
   const auto* d_spans = static_cast<const AttnSpan*>(upload(spans.data(), spans.size() * sizeof(AttnSpan)));
-  launch_kv_append(d_spans, static_cast<int>(spans.size()), k.ptr<float>(), v.ptr<float>(), T,
-                   p.n_kv_heads, p.head_dim, kv_dt, stream_);
-  check_launch("attention (kv append)");
+  if (live()) {
+    launch_kv_append(d_spans, static_cast<int>(spans.size()), k.ptr<float>(), v.ptr<float>(), T,
+                     p.n_kv_heads, p.head_dim, kv_dt, stream_);
+    check_launch("attention (kv append)");
+  }
 
   // 2. Work items: row tiles x kv heads (x head chunks), long key ranges split over blocks.
   const int n_rep = p.n_heads / p.n_kv_heads;
@@ -769,6 +1086,9 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
   const int64_t base_blocks = static_cast<int64_t>(tiles.size()) * p.n_kv_heads * head_chunks;
   const int64_t target = 2 * int64_t{num_sms_};
   constexpr int32_t kMinSplitKeys = 64;
+  constexpr int64_t kMaxDecodeSplits = 64;
+  bool decode_pass = true;
+  for (const SeqSpan& s : batch.seqs) decode_pass = decode_pass && s.count == 1;
   std::vector<AttnItem> items;
   std::vector<int32_t> row_part(static_cast<size_t>(T), -1);
   std::vector<int32_t> combine;  // (row, first slot, nsplit) triples
@@ -777,7 +1097,14 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
   for (const Tile& t : tiles) {
     const int32_t keys = t.k1 - t.k0;
     int32_t nsplit = 1, split_len = keys;
-    if (base_blocks < target && keys >= 2 * kMinSplitKeys) {
+    if (decode_pass) {
+      // Decode passes (replayed as graphs): the split count depends on the layout only; splits
+      // past the keys are empty (a partial with sum 0, which the combine skips).
+      if (base_blocks < target) {
+        nsplit = static_cast<int32_t>(std::min<int64_t>((target + base_blocks - 1) / base_blocks, kMaxDecodeSplits));
+        split_len = ((keys + nsplit - 1) / nsplit + 31) / 32 * 32;
+      }
+    } else if (base_blocks < target && keys >= 2 * kMinSplitKeys) {
       const int64_t want = std::min<int64_t>((target + base_blocks - 1) / base_blocks, keys / kMinSplitKeys);
       split_len = static_cast<int32_t>(((keys + want - 1) / want + 31) / 32 * 32);
       nsplit = (keys + split_len - 1) / split_len;
@@ -795,7 +1122,7 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
         const int h1 = std::min(h0 + heads_per_item, (g + 1) * n_rep);
         max_items_m = std::max(max_items_m, (t.r1 - t.r0) * (h1 - h0));
         for (int32_t sp = 0; sp < nsplit; ++sp) {
-          const int32_t k0 = t.k0 + sp * split_len;
+          const int32_t k0 = std::min(t.k1, t.k0 + sp * split_len);
           const int32_t k1 = std::min(t.k1, k0 + split_len);
           items.push_back({t.span, g, h0, h1, t.r0, t.r1, k0, k1, sp, nsplit});
         }
@@ -821,13 +1148,21 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                                            (p.head_dim + 2) * sizeof(float)));
     a.row_part = static_cast<const int32_t*>(upload(row_part.data(), row_part.size() * 4));
   }
-  launch_attention(a, stream_);
-  check_launch("attention");
+  note({7, u(a.q), u(k.data), u(v.data), u(a.out), u(p.layer), u(a.n_items), u(a.max_m), u(slots),
+        u(combine.size()), u(a.part), u(p.n_heads), u(p.head_dim), u(p.window),
+        u(std::bit_cast<uint32_t>(p.scale)), u(std::bit_cast<uint32_t>(p.softcap)),
+        u(static_cast<int>(kv_dt)), u(spans.size())});
+  if (live()) {
+    launch_attention(a, stream_);
+    check_launch("attention");
+  }
   if (slots > 0) {
     const auto* d_comb = static_cast<const int32_t*>(upload(combine.data(), combine.size() * 4));
-    launch_attention_combine(a.part, d_comb, static_cast<int>(combine.size() / 3), p.n_heads,
-                             p.head_dim, act(), y.ptr<float>(), stream_);
-    check_launch("attention (combine)");
+    if (live()) {
+      launch_attention_combine(a.part, d_comb, static_cast<int>(combine.size() / 3), p.n_heads,
+                               p.head_dim, act(), y.ptr<float>(), stream_);
+      check_launch("attention (combine)");
+    }
   }
   return y;
 }
@@ -836,6 +1171,11 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
 
 std::unique_ptr<Backend> make_cuda_backend() {
   return std::make_unique<CudaBackend>(device_from_env());
+}
+
+uint64_t cuda_graph_launches(const Backend& backend) {
+  const auto* b = dynamic_cast<const CudaBackend*>(&backend);
+  return b ? b->graph_launches() : 0;
 }
 
 bool cuda_device_available(std::string* why) {

@@ -2,6 +2,7 @@
 // Only compiled when the build has CUDA (OLLMLX_HAVE_CUDA).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -14,5 +15,8 @@ namespace ollmlx::cuda {
 std::unique_ptr<Backend> make_cuda_backend();
 // True when a CUDA device can be used; otherwise `why` (if given) says why not.
 bool cuda_device_available(std::string* why = nullptr);
+// Decode passes launched as a replayed or freshly recorded CUDA graph by `backend` (a cuda
+// backend; 0 for any other): tests and benchmarks check that graphs are really used.
+uint64_t cuda_graph_launches(const Backend& backend);
 
 }  // namespace ollmlx::cuda

@@ -42,6 +42,8 @@ CudaKvCache::CudaKvCache(const KvCacheSpec& spec, cudaStream_t stream)
 
 CudaKvCache::~CudaKvCache() {
   cudaStreamSynchronize(stream_);
+  free_deferred();
+  if (side_) cudaStreamDestroy(side_);
   for (auto& slot : stores_)
     for (Store& s : slot) {
       if (s.k) cudaFree(s.k);
@@ -91,6 +93,11 @@ void CudaKvCache::set_len(int slot, int32_t len) {
   len_[static_cast<size_t>(slot)] = len;
 }
 
+void CudaKvCache::free_deferred() {
+  for (void* p : deferred_free_) cudaFree(p);
+  deferred_free_.clear();
+}
+
 size_t CudaKvCache::bytes() const {
   size_t n = 0;
   for (const auto& slot : stores_) {
@@ -118,6 +125,15 @@ void CudaKvCache::reserve(Store& s, int layer, int32_t end) {
   const size_t row = static_cast<size_t>(ls.head_dim) * elem_size_;
   const size_t heads = static_cast<size_t>(ls.n_kv_heads);
   const size_t total = heads * static_cast<size_t>(want) * row;
+  // While the backend records a CUDA graph, the stream is capturing: the storage is prepared on
+  // a side stream instead (the old rows were written by earlier, finished passes) and the old
+  // buffers are freed after the capture, so nothing of the growth becomes part of the graph.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream_, &capture), "cudaStreamIsCapturing");
+  const bool capturing = capture != cudaStreamCaptureStatusNone;
+  if (capturing && !side_) check(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking), "cudaStreamCreate");
+  cudaStream_t st = capturing ? side_ : stream_;
+  if (!capturing) free_deferred();
   void* fresh[2] = {nullptr, nullptr};
   for (int i = 0; i < 2; ++i) {
     const cudaError_t e = cudaMalloc(&fresh[i], total);
@@ -127,20 +143,27 @@ void CudaKvCache::reserve(Store& s, int layer, int32_t end) {
       throw_error("kv_cache", "out of GPU memory: {} bytes for the cache of layer {} ({})", total,
                   layer, cudaGetErrorString(e));
     }
-    check(cudaMemsetAsync(fresh[i], 0xff, total, stream_), "cudaMemsetAsync");  // NaN
+    check(cudaMemsetAsync(fresh[i], 0xff, total, st), "cudaMemsetAsync");  // NaN
   }
   if (s.k) {
     const size_t old_pitch = static_cast<size_t>(s.capacity) * row;
     const size_t new_pitch = static_cast<size_t>(want) * row;
     check(cudaMemcpy2DAsync(fresh[0], new_pitch, s.k, old_pitch, old_pitch, heads,
-                            cudaMemcpyDeviceToDevice, stream_),
+                            cudaMemcpyDeviceToDevice, st),
           "cudaMemcpy2DAsync");
     check(cudaMemcpy2DAsync(fresh[1], new_pitch, s.v, old_pitch, old_pitch, heads,
-                            cudaMemcpyDeviceToDevice, stream_),
+                            cudaMemcpyDeviceToDevice, st),
           "cudaMemcpy2DAsync");
-    cudaStreamSynchronize(stream_);
-    cudaFree(s.k);
-    cudaFree(s.v);
+  }
+  if (s.k || capturing) check(cudaStreamSynchronize(st), "cudaStreamSynchronize");
+  if (s.k) {
+    if (capturing) {
+      deferred_free_.push_back(s.k);
+      deferred_free_.push_back(s.v);
+    } else {
+      cudaFree(s.k);
+      cudaFree(s.v);
+    }
   }
   s.k = fresh[0];
   s.v = fresh[1];

@@ -48,8 +48,11 @@ class CudaKvCache final : public KvCache {
  private:
   void check_slot(int slot) const;
   void reserve(Store& s, int layer, int32_t end);
+  void free_deferred();
 
   cudaStream_t stream_;
+  cudaStream_t side_ = nullptr;        // growth while the backend's stream is capturing a graph
+  std::vector<void*> deferred_free_;  // storage replaced during a capture, freed after it
   size_t elem_size_ = 4;
   std::vector<bool> used_;
   std::vector<int32_t> len_;
