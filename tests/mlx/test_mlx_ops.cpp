@@ -672,6 +672,28 @@ TEST_F(MlxOps, WeightsStayAliveAndForeignTensorsAreRefused) {
   EXPECT_THROW(mlx().load_tensor(make_host_tensor(DType::U32, {4})), Error);
 }
 
+// A pass where no row needs logits gathers zero rows; every op must take them (MLX's CPU
+// quantized_matmul divides by the row count).
+TEST_F(MlxOps, ZeroRows) {
+  Rng rng(52);
+  set_act(DType::BF16);
+  const Linear q = mlx().load_linear(random_affine(rng, 16, 64, 4, 64, DType::BF16, true));
+  Linear dense;
+  dense.name = "dense";
+  dense.out = 16;
+  dense.in = 64;
+  dense.weight = param_tensor(DType::BF16, normal_vec(rng, 16 * 64), {16, 64});
+  const Linear d = mlx().load_linear(dense);
+  auto [h, x] = act_pair(normal_vec(rng, 3 * 64), 3, 64);
+  const Tensor none = mlx().gather_rows(x, {});
+  const Tensor w = mlx().load_tensor(param_tensor(DType::BF16, normal_vec(rng, 64), {64}));
+  for (const Linear* l : {&q, &d}) {
+    const Tensor y = mlx().softcap(mlx().linear(mlx().rms_norm(none, w, 1e-6f), *l), 30.0f);
+    EXPECT_EQ(y.shape, (Shape{0, 16}));
+    EXPECT_TRUE(to_vec(mlx(), y).empty());
+  }
+}
+
 TEST_F(MlxOps, ErrorsAreClear) {
   set_act(DType::F32);
   auto [h, d] = act_pair(std::vector<float>(12, 1.0f), 3, 4);

@@ -228,6 +228,9 @@ class MlxBackend final : public Backend {
       if (x.shape(1) != w.in)
         throw_error("mlx", "linear {}: input has {} features, layer expects {}", w.name, x.shape(1), w.in);
       const mx::array& wt = unwrap(w.weight, "linear");
+      // No rows (a pass whose rows all skip the LM head): MLX 0.32's CPU quantized_matmul
+      // divides by the row count (SIGFPE), so the empty result is made directly.
+      if (x.shape(0) == 0) return wrap(mx::zeros({0, static_cast<int32_t>(w.out)}, adt_, s()));
       std::optional<mx::array> bias;
       if (w.has_bias()) bias = act(unwrap(w.bias, "linear"));
       if (!w.quantized()) {
