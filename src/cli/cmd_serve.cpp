@@ -85,7 +85,7 @@ void add_serve_command(CLI::App& app) {
       "      HF_HUB_CACHE / HF_HOME      Where model weights live (the Hugging Face hub cache)\n"
       "      HF_TOKEN                    Token for gated or private Hugging Face repositories\n"
       "      OLLMLX_API_KEY              Require 'Authorization: Bearer <key>' on every route but /\n"
-      "      OLLMLX_DEVICE               cpu or cuda\n"
+      "      OLLMLX_DEVICE               cpu, cuda or mlx (those of this build: ollmlx --version)\n"
       "      OLLMLX_NUM_THREADS          CPU threads (default: all cores)");
   cmd->callback([args] { run_serve(*args); });
 }

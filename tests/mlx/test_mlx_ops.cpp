@@ -712,6 +712,11 @@ TEST_F(MlxOps, ErrorsAreClear) {
   odd.dims = 3;
   EXPECT_THROW(mlx().rope(d, 1, 4, b, odd), Error);
   EXPECT_EQ(mlx().name(), "mlx");
+  EXPECT_NE(compiled_backends().find("mlx (MLX "), std::string::npos) << compiled_backends();
+#ifndef __APPLE__
+  EXPECT_NE(default_backend_name(), "mlx");  // the default is mlx on macOS only
+#endif
+  EXPECT_THROW(create_backend("metal"), Error);
   EXPECT_FALSE(mlx().uses_device_memory() && !mlxb::mlx_gpu_default());
 }
 
