@@ -1105,7 +1105,8 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
         split_len = ((keys + nsplit - 1) / nsplit + 31) / 32 * 32;
       }
     } else if (base_blocks < target && keys >= 2 * kMinSplitKeys) {
-      const int64_t want = std::min<int64_t>((target + base_blocks - 1) / base_blocks, keys / kMinSplitKeys);
+      const int64_t want = std::min<int64_t>({(target + base_blocks - 1) / base_blocks,
+                                              int64_t{keys / kMinSplitKeys}, kMaxAttnSplits});
       split_len = static_cast<int32_t>(((keys + want - 1) / want + 31) / 32 * 32);
       nsplit = (keys + split_len - 1) / split_len;
     }

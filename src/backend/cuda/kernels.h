@@ -145,6 +145,8 @@ void launch_kv_append(const AttnSpan* spans, int n_spans, const float* k, const 
 // Largest number of query vectors (rows x heads) one item may hold for this head_dim.
 int attention_max_queries(int head_dim);
 void launch_attention(const AttnArgs& a, cudaStream_t stream);
+// Most key splits of one row.
+constexpr int64_t kMaxAttnSplits = 256;
 // For each entry (row, first partial slot, nsplit) of `rows` (3 ints each): combines the
 // partials of all heads of that row into out, rounded to act.
 void launch_attention_combine(const float* part, const int32_t* rows, int n_rows, int n_heads,
