@@ -35,6 +35,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -670,6 +671,37 @@ TEST_F(MlxOps, WeightsStayAliveAndForeignTensorsAreRefused) {
   EXPECT_THROW(mlxb::mlx_array_data(host), Error);
   EXPECT_THROW(mlx().set_activation_dtype(DType::U8), Error);
   EXPECT_THROW(mlx().load_tensor(make_host_tensor(DType::U32, {4})), Error);
+}
+
+// The server loads a model on one thread and decodes on another, with one backend per model:
+// two backends, weights loaded on this thread, passes run on two other threads at once.
+TEST_F(MlxOps, BackendsAcrossThreads) {
+  Rng rng(53);
+  const Linear host = random_affine(rng, 24, 128, 4, 64, DType::BF16, true);
+  const std::vector<float> xv = round_dt(DType::BF16, normal_vec(rng, 5 * 128));
+  std::unique_ptr<Backend> a = create_backend("mlx"), b = create_backend("mlx");
+  const Linear la = a->load_linear(host), lb = b->load_linear(host);
+  const Tensor xa = a->load_tensor(act_tensor(xv, 5, 128)), xb = b->load_tensor(act_tensor(xv, 5, 128));
+  std::vector<float> ya, yb;
+  auto run = [](Backend& be, const Tensor& x, const Linear& l, std::vector<float>& out) {
+    for (int i = 0; i < 20; ++i) {
+      be.set_activation_dtype(DType::BF16);
+      be.begin_pass();
+      be.to_host(be.gated_act(be.linear(x, l), be.linear(x, l), Activation::Silu), out);
+    }
+  };
+  std::thread ta([&] { run(*a, xa, la, ya); });
+  std::thread tb([&] { run(*b, xb, lb, yb); });
+  ta.join();
+  tb.join();
+  set_act(DType::BF16);
+  const std::vector<float> ref = to_vec(mlx(), mlx().gated_act(mlx().linear(mlx().load_tensor(act_tensor(xv, 5, 128)),
+                                                                            mlx().load_linear(host)),
+                                                               mlx().linear(mlx().load_tensor(act_tensor(xv, 5, 128)),
+                                                                            mlx().load_linear(host)),
+                                                               Activation::Silu));
+  EXPECT_EQ(ya, ref);
+  EXPECT_EQ(yb, ref);
 }
 
 // A pass where no row needs logits gathers zero rows; every op must take them (MLX's CPU

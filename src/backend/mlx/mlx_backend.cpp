@@ -13,8 +13,8 @@
 // * The op sequences follow mlx-lm's module code (nn.Linear's addmm, QuantizedLinear,
 //   (Quantized)Embedding, swiglu, gelu_approx, clip_residual, the RoPE classes), so results match
 //   mlx-lm's up to the batch shape of the kernels.
-// * Every op runs on one stream of this backend (new_thread_unsafe_stream), so graphs can be
-//   built and evaluated from any thread (the engine loads on one and decodes on another).
+// * Every op runs on one process-wide stream (new_thread_unsafe_stream), so graphs can be built
+//   and evaluated from any thread (the engine loads on one and decodes on another).
 // * Errors MLX throws (std::exception) become Error("mlx", "<op>: ...").
 #include <mlx/mlx.h>
 
@@ -95,6 +95,15 @@ std::mutex& eval_mutex() {
   return m;
 }
 
+// One stream for every MLX backend of the process: MLX cannot destroy a stream (each has a
+// worker thread), and the server creates a backend per model load, so a stream per backend would
+// leak a thread per load. Sharing is safe: graphs only record the stream, and evaluations are
+// serialised by eval_mutex().
+mx::Stream shared_stream() {
+  static const mx::Stream s = mx::new_thread_unsafe_stream(mx::default_device());
+  return s;
+}
+
 const char* mode_name(QuantMode m) {
   switch (m) {
     case QuantMode::Affine: return "affine";
@@ -122,7 +131,7 @@ void expect_2d(const char* op, const mx::array& a) {
 class MlxBackend final : public Backend {
  public:
   explicit MlxBackend(int n_threads)
-      : device_(mx::default_device()), stream_(mx::new_thread_unsafe_stream(device_)) {
+      : device_(mx::default_device()), stream_(shared_stream()) {
     if (n_threads > 0)
       log::debug("mlx: MLX schedules its own CPU threads; the requested {} threads do not apply", n_threads);
     log::info("mlx: MLX {} on {}", mx::version(), device_.type == mx::Device::gpu ? "gpu" : "cpu");
