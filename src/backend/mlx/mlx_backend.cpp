@@ -20,8 +20,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <mutex>
+#include <numbers>
 #include <optional>
 
 #include "backend/mlx/kv_cache_mlx.h"
@@ -335,7 +335,7 @@ class MlxBackend final : public Backend {
         // nn.gelu_approx(g) * x: 0.5 * g * (1 + tanh(sqrt(2/pi) * (g + 0.044715 * g**3))).
         auto c = [&](double v) { return mx::array(static_cast<float>(v), adt_); };
         mx::array inner = mx::add(g, mx::multiply(c(0.044715), mx::power(g, c(3.0), s()), s()), s());
-        mx::array t = mx::tanh(mx::multiply(c(std::sqrt(2.0 / M_PI)), inner, s()), s());
+        mx::array t = mx::tanh(mx::multiply(c(std::sqrt(2.0 / std::numbers::pi)), inner, s()), s());
         y = mx::multiply(mx::multiply(c(0.5), g, s()), mx::add(c(1.0), t, s()), s());
         y = mx::multiply(y, u, s());
       }
