@@ -40,6 +40,7 @@
 #include <type_traits>
 #include <unordered_set>
 
+#include "backend/cuda/cublas_lazy.h"
 #include "backend/cuda/cuda_factory.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/kv_cache_cuda.h"
@@ -61,7 +62,7 @@ void check_launch(const char* op) {
 
 void check_cublas(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS)
-    throw_error("cuda", "{}: cuBLAS error {} ({})", what, static_cast<int>(s), cublasGetStatusString(s));
+    throw_error("cuda", "{}: cuBLAS error {} ({})", what, static_cast<int>(s), cublas().status_string(s));
 }
 
 Dt to_dt(DType t, const char* what) {
@@ -185,11 +186,11 @@ class CudaBackend final : public Backend {
     num_sms_ = prop.multiProcessorCount;
     OLLMLX_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     pool_.set_stream(stream_);
-    check_cublas(cublasCreate(&cublas_), "cublasCreate");
-    check_cublas(cublasSetStream(cublas_, stream_), "cublasSetStream");
+    check_cublas(cublas().create(&cublas_), "cublasCreate");
+    check_cublas(cublas().set_stream(cublas_, stream_), "cublasSetStream");
     // A fixed workspace: cuBLAS must not allocate while a graph is being captured.
     OLLMLX_CUDA_CHECK(cudaMalloc(&cublas_ws_, kCublasWorkspace));
-    check_cublas(cublasSetWorkspace(cublas_, cublas_ws_, kCublasWorkspace), "cublasSetWorkspace");
+    check_cublas(cublas().set_workspace(cublas_, cublas_ws_, kCublasWorkspace), "cublasSetWorkspace");
     if (const char* g = std::getenv("OLLMLX_CUDA_GRAPHS")) graphs_enabled_ = std::string(g) != "0";
     log::info("cuda: device {} {} (sm_{}{}, {} SMs, {:.1f} GiB)", device, prop.name, prop.major,
               prop.minor, num_sms_, static_cast<double>(prop.totalGlobalMem) / (1 << 30));
@@ -206,7 +207,7 @@ class CudaBackend final : public Backend {
     if (stage_dev_) cudaFree(stage_dev_);
     if (host_out_) cudaFreeHost(host_out_);
     if (counters_) cudaFree(counters_);
-    if (cublas_) cublasDestroy(cublas_);
+    if (cublas_) cublas().destroy(cublas_);
     // The stream is left to the process: activation tensors may outlive the backend and their
     // pool still uses it for poisoning; it is destroyed with the context at exit.
   }
@@ -715,7 +716,7 @@ class CudaBackend final : public Backend {
         check_launch("linear (dequantize)");
         wc = buf;
       }
-      check_cublas(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(nc),
+      check_cublas(cublas().gemm_ex(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(nc),
                                 static_cast<int>(T), static_cast<int>(K), &alpha, wc, cuda_type(c),
                                 static_cast<int>(K), xc, cuda_type(c), static_cast<int>(K), &beta,
                                 y.ptr<float>() + n0, CUDA_R_32F, static_cast<int>(N),
