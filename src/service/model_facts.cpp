@@ -57,11 +57,6 @@ std::string quant_level(const format::ModelDir& md) {
   return q.per_path.empty() ? s : s + "-mixed";
 }
 
-int64_t config_value(const nlohmann::json& cfg, const char* key) {
-  if (cfg.contains(key) && cfg[key].is_number_integer()) return cfg[key].get<int64_t>();
-  return 0;
-}
-
 }  // namespace
 
 ModelFacts read_model_facts(const std::string& dir) {
@@ -88,9 +83,20 @@ ModelFacts read_model_facts(const std::string& dir) {
     }
     f.parameter_count += n;
   }
-  f.context_length = config_value(cfg, "max_position_embeddings");
-  if (f.context_length == 0 && cfg.contains("text_config") && cfg["text_config"].is_object())
-    f.context_length = config_value(cfg["text_config"], "max_position_embeddings");
+  // Multimodal wrappers (gemma3) keep the language model's settings under text_config; its keys
+  // win over the wrapper's, except vocab_size, which the wrapper overrides (as mlx-lm does).
+  const nlohmann::json* text = cfg.contains("text_config") && cfg["text_config"].is_object() ? &cfg["text_config"] : nullptr;
+  auto text_value = [&](const char* key) -> const nlohmann::json* {
+    if (text && text->contains(key) && std::string(key) != "vocab_size") return &(*text)[key];
+    if (cfg.contains(key)) return &cfg[key];
+    if (text && text->contains(key)) return &(*text)[key];
+    return nullptr;
+  };
+  auto text_int = [&](const char* key) -> int64_t {
+    const nlohmann::json* v = text_value(key);
+    return v && v->is_number_integer() ? v->get<int64_t>() : 0;
+  };
+  f.context_length = text_int("max_position_embeddings");
   f.details.format = "safetensors";
   f.details.family = f.architecture;
   f.details.families = {f.architecture};
@@ -108,11 +114,11 @@ ModelFacts read_model_facts(const std::string& dir) {
       {"attention.head_count_kv", "num_key_value_heads"}, {"feed_forward_length", "intermediate_size"},
       {"vocab_size", "vocab_size"}};
   for (const auto& [ollama_key, config_key] : keys)
-    if (int64_t v = config_value(cfg, config_key)) mi[a + "." + ollama_key] = v;
-  if (cfg.contains("rope_theta") && cfg["rope_theta"].is_number())
-    mi[a + ".rope.freq_base"] = cfg["rope_theta"].get<double>();
-  if (cfg.contains("rms_norm_eps") && cfg["rms_norm_eps"].is_number())
-    mi[a + ".attention.layer_norm_rms_epsilon"] = cfg["rms_norm_eps"].get<double>();
+    if (int64_t v = text_int(config_key)) mi[a + "." + ollama_key] = v;
+  if (const nlohmann::json* v = text_value("rope_theta"); v && v->is_number())
+    mi[a + ".rope.freq_base"] = v->get<double>();
+  if (const nlohmann::json* v = text_value("rms_norm_eps"); v && v->is_number())
+    mi[a + ".attention.layer_norm_rms_epsilon"] = v->get<double>();
 
   const auto archs = supported_architectures();
   if (std::find(archs.begin(), archs.end(), a) != archs.end()) f.capabilities.push_back("completion");
