@@ -1,6 +1,8 @@
 #include "backend/cpu/cpu_backend.h"
 
-#include <malloc.h>
+#if defined(__GLIBC__)
+#include <malloc.h>  // malloc_trim (glibc only; macOS has no equivalent to call)
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -95,7 +97,9 @@ void CpuBackend::begin_pass() {}
 
 void CpuBackend::release_cached_memory() {
   buffers_.trim();
+#if defined(__GLIBC__)
   malloc_trim(0);  // also the heap arenas of request threads
+#endif
 }
 
 std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheSpec& spec) {
