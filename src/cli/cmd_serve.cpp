@@ -86,6 +86,8 @@ void add_serve_command(CLI::App& app) {
       "      HF_TOKEN                    Token for gated or private Hugging Face repositories\n"
       "      OLLMLX_API_KEY              Require 'Authorization: Bearer <key>' on every route but /\n"
       "      OLLMLX_DEVICE               cpu, cuda or mlx (those of this build: ollmlx --version)\n"
+      "      OLLMLX_CUDA_DEVICE          Which GPU the cuda backend uses (default 0)\n"
+      "      OLLMLX_CUDA_GRAPHS          0 turns off CUDA graphs for decoding (default on)\n"
       "      OLLMLX_NUM_THREADS          CPU threads (default: all cores)");
   cmd->callback([args] { run_serve(*args); });
 }
