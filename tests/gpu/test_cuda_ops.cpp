@@ -135,7 +135,11 @@ void run_linear_case(Backend& gpu, Backend& cpu, const Linear& host, DType act, 
       if (host.has_bias()) m += std::fabs(load_param(host.bias, n));
       mag[static_cast<size_t>(t * host.out + n)] = m;
     }
-  const bool gemm_path = !host.quantized() || T > 8;
+  // 4-bit weights with K a multiple of 64 are repacked for the tensor-core GEMV, which serves up
+  // to 32 rows without rounding the weights; other quantized weights take the FMA GEMV up to 8.
+  const bool tiled4 = host.quantized() && host.quant.mode == QuantMode::Affine && host.quant.bits == 4 &&
+                      host.in % 64 == 0;
+  const bool gemm_path = !host.quantized() || T > (tiled4 ? 32 : 8);
   const double c = !gemm_path || act == DType::F32 ? 1e-5 : act == DType::BF16 ? 1.0 / 256 : 1.0 / 1024;
   EXPECT_TRUE(close(got, ref,
                     [&](size_t i) { return ulpf(act, got[i], ref[i]) + c * mag[i]; }, what));
@@ -160,7 +164,7 @@ TEST_F(CudaOps, LinearAffineAllBitsGroupsDtypes) {
       const int64_t N = 77 + bits;
       const Linear l = random_affine(rng, N, K, bits, gs, sdt, bits == 4);
       for (DType act : {DType::BF16, DType::F32, DType::F16}) {
-        for (int64_t T : {1, 2, 3, 5, 8, 9, 33}) {
+        for (int64_t T : {1, 2, 3, 5, 8, 9, 16, 17, 32, 33}) {
           run_linear_case(gpu(), cpu(), l, act, T, rng,
                           "affine " + std::to_string(bits) + "-bit g" + std::to_string(gs) + " " +
                               dt_name(sdt) + " act " + dt_name(act) + " T=" + std::to_string(T));
@@ -175,7 +179,7 @@ TEST_F(CudaOps, LinearLargeShapes) {
   // Shapes of a 1B model's projections (fewer rows to keep the host reference fast).
   for (int bits : {4, 8}) {
     const Linear l = random_affine(rng, 300, 2048, bits, 64, DType::BF16, false);
-    for (int64_t T : {1, 4, 130})
+    for (int64_t T : {1, 4, 24, 130})
       run_linear_case(gpu(), cpu(), l, DType::BF16, T, rng,
                       "large " + std::to_string(bits) + "-bit T=" + std::to_string(T));
   }

@@ -9,7 +9,8 @@
 // * Small per-op host data (token ids, positions, attention work lists) goes through a pinned
 //   staging area and one async copy, de-duplicated within a pass (every layer of a pass uses the
 //   same positions).
-// * linear: up to kGemvMaxRows tokens, a fused dequantize-GEMV (k_linear.cu); more tokens
+// * linear: up to kGemvMaxRows tokens, a fused dequantize-GEMV (k_linear.cu), or for 4-bit
+//   weights (repacked at load) the tensor-core GEMV up to kQ4mmaMaxRows tokens; more tokens
 //   (prefill) dequantize the weights in row chunks to the activation dtype (bf16/f16/f32) and
 //   multiply with cuBLAS (tensor cores for bf16/f16; float32 accumulation), then add the bias and
 //   round. Dense weights go to cuBLAS directly.
@@ -366,22 +367,25 @@ class CudaBackend final : public Backend {
     const Dt bias_dt = w.has_bias() ? to_dt(w.bias.dtype, "bias") : Dt::F32;
     if (w.quantized() && w.quant.mode != QuantMode::Affine)
       throw_error("cuda", "linear {}: {} is not supported by the cuda backend", w.name, quant_str(w.quant));
-    if (w.quantized() && T <= kGemvMaxRows) {
+    if (w.quantized() && T <= std::max(kGemvMaxRows, kQ4mmaMaxRows)) {
       const QuantMatrix qm = quant_matrix(w);
-      if (!qm.tiled) {
+      if (!qm.tiled && T <= kGemvMaxRows) {
         if (live()) {
           launch_qgemv(qm, x.ptr<float>(), static_cast<int>(T), bias, bias_dt, act(), y.ptr<float>(), stream_);
           check_launch("linear (gemv)");
         }
         return y;
       }
-      if (act_ != DType::F32) {  // float32 runs of tiled weights take the float32 GEMM below
+      // Tiled 4-bit weights, up to 32 rows (a batch of decoding sequences): the tensor-core GEMV
+      // reads the 4-bit weights once for all rows. Float32 runs take the float32 GEMM below.
+      if (qm.tiled && act_ != DType::F32) {
         const int splits = q4mma_splits(qm, num_sms_);
         const int64_t tiles = (qm.N + 15) / 16;
         float* part = nullptr;
         int* counters = nullptr;
         if (splits > 1) {
-          part = static_cast<float*>(scratch(kScratchQ4Part, static_cast<size_t>(tiles * splits * 128) * sizeof(float)));
+          part = static_cast<float*>(scratch(
+              kScratchQ4Part, static_cast<size_t>(q4mma_part_floats(tiles, splits, static_cast<int>(T))) * sizeof(float)));
           counters = q4_counters(tiles);
         }
         if (live()) {

@@ -6,8 +6,10 @@
 // exponent of 128 / 1024 makes the integer exact), and mma.m16n8k16 does the multiplies with
 // float32 accumulation. The +128 offset is folded into the bias: per group,
 //   sum x (s q + b) = s * sum x (q + 128) + (b - 128 s) * sum x,
-// and sum x comes from a second mma with an all-ones A operand. The up to 8 tokens of a decode
-// batch are the mma's n = 8 columns (unused columns are zero).
+// and sum x comes from a second mma with an all-ones A operand. The tokens of a decode batch are
+// the mma's n = 8 columns, NT column tiles of 8 for up to 8 * NT tokens (unused columns are
+// zero); every weight fragment loaded serves all NT tiles, so a batch of 32 sequences reads the
+// 4-bit weights once per step.
 //
 // Block = 4 warps on one 16-row tile; the warps take group-aligned spans of 64-column chunks in
 // turn and their partial sums are added in a fixed order (results do not depend on T).
@@ -64,7 +66,7 @@ __device__ __forceinline__ void mma16816(float (&d)[4], uint32_t a0, uint32_t a1
 // otherwise leave most of the GPU idle: 32 blocks for a 512-row k_proj). Each block then writes
 // its partial sums to `part` and the last block of the tile to finish (a per-tile counter) adds
 // the S partials in split order and writes y, so results stay deterministic.
-template <bool F16, Dt SDT, int GS>
+template <bool F16, Dt SDT, int GS, int NT>
 __global__ void __launch_bounds__(kWarps * 32)
     qgemv_q4mma_kernel(const QuantMatrix m, const float* __restrict__ x, int T, const void* bias,
                        Dt bias_dt, Dt act, float* __restrict__ y, float* part, int* counters) {
@@ -73,7 +75,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   constexpr float kOffset = F16 ? 1024.0f : 128.0f;
   constexpr int kStepsPerGroup = GS / 16;              // 2, 4 or 8
   constexpr int kChunksPerSpan = GS >= 64 ? GS / 64 : 1;  // a warp's unit of work: whole groups
-  __shared__ float red[kWarps][32][4];
+  __shared__ float red[kWarps][32][4 * NT];
 
   const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
   const int g = lane >> 2, c = lane & 3;
@@ -85,11 +87,20 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t row0 = tile * 16 + g, row1 = row0 + 8;
   const int64_t p0 = min(row0, m.N - 1) * groups, p1 = min(row1, m.N - 1) * groups;
   const uint4* wp = reinterpret_cast<const uint4*>(m.w) + tile * KC * 32 + lane;
-  const bool has_x = g < T;
-  const float* xr = x + static_cast<int64_t>(has_x ? g : 0) * K + 4 * c;
+  bool has_x[NT];
+  const float* xr[NT];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    has_x[nt] = g + 8 * nt < T;
+    xr[nt] = x + static_cast<int64_t>(has_x[nt] ? g + 8 * nt : 0) * K + 4 * c;
+  }
 
-  float out[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  float acc[4], sacc[4];
+  float out[NT][4];
+  float acc[NT][4], sacc[NT][4];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) out[nt][i] = 0.0f;
   const int S = static_cast<int>(gridDim.y), split = static_cast<int>(blockIdx.y);
 #pragma unroll 2
   for (int sp = split * kWarps + warp; sp < spans; sp += S * kWarps) {
@@ -98,56 +109,73 @@ __global__ void __launch_bounds__(kWarps * 32)
       const int kc = sp * kChunksPerSpan + q;
       const uint4 wq = __ldcs(wp + static_cast<int64_t>(kc) * 32);
       const uint32_t wv[4] = {wq.x, wq.y, wq.z, wq.w};
-      float4 xv[4];
+      float4 xv[NT][4];
 #pragma unroll
-      for (int j = 0; j < 4; ++j)
-        xv[j] = has_x ? __ldg(reinterpret_cast<const float4*>(xr + static_cast<int64_t>(kc) * 64 + 16 * j))
-                      : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+          xv[nt][j] = has_x[nt] ? __ldg(reinterpret_cast<const float4*>(xr[nt] + static_cast<int64_t>(kc) * 64 + 16 * j))
+                                : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int step = q * 4 + j;  // k-step within the span
         if (step % kStepsPerGroup == 0) {
 #pragma unroll
-          for (int i = 0; i < 4; ++i) acc[i] = sacc[i] = 0.0f;
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[nt][i] = sacc[nt][i] = 0.0f;
         }
-        const uint32_t b0 = pack2<F16>(xv[j].x, xv[j].y), b1 = pack2<F16>(xv[j].z, xv[j].w);
         const uint32_t w = wv[j];
         const uint32_t a0 = (w & 0x000F000Fu) | kMagic;
         const uint32_t a1 = ((w >> 4) & 0x000F000Fu) | kMagic;
         const uint32_t a2 = ((w >> 8) & 0x000F000Fu) | kMagic;
         const uint32_t a3 = ((w >> 12) & 0x000F000Fu) | kMagic;
-        mma16816<F16>(acc, a0, a1, a2, a3, b0, b1);
-        mma16816<F16>(sacc, kOnes, kOnes, kOnes, kOnes, b0, b1);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          const uint32_t b0 = pack2<F16>(xv[nt][j].x, xv[nt][j].y), b1 = pack2<F16>(xv[nt][j].z, xv[nt][j].w);
+          mma16816<F16>(acc[nt], a0, a1, a2, a3, b0, b1);
+          mma16816<F16>(sacc[nt], kOnes, kOnes, kOnes, kOnes, b0, b1);
+        }
         if (step % kStepsPerGroup == kStepsPerGroup - 1) {
           const int64_t grp = (static_cast<int64_t>(kc) * 64 + 16 * j) / GS;
           const float s0 = load_param<SDT>(m.scales, p0 + grp), s1 = load_param<SDT>(m.scales, p1 + grp);
           const float c0 = __fmaf_rn(-kOffset, s0, load_param<SDT>(m.biases, p0 + grp));
           const float c1 = __fmaf_rn(-kOffset, s1, load_param<SDT>(m.biases, p1 + grp));
-          out[0] = __fmaf_rn(c0, sacc[0], __fmaf_rn(s0, acc[0], out[0]));
-          out[1] = __fmaf_rn(c0, sacc[1], __fmaf_rn(s0, acc[1], out[1]));
-          out[2] = __fmaf_rn(c1, sacc[2], __fmaf_rn(s1, acc[2], out[2]));
-          out[3] = __fmaf_rn(c1, sacc[3], __fmaf_rn(s1, acc[3], out[3]));
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt) {
+            out[nt][0] = __fmaf_rn(c0, sacc[nt][0], __fmaf_rn(s0, acc[nt][0], out[nt][0]));
+            out[nt][1] = __fmaf_rn(c0, sacc[nt][1], __fmaf_rn(s0, acc[nt][1], out[nt][1]));
+            out[nt][2] = __fmaf_rn(c1, sacc[nt][2], __fmaf_rn(s1, acc[nt][2], out[nt][2]));
+            out[nt][3] = __fmaf_rn(c1, sacc[nt][3], __fmaf_rn(s1, acc[nt][3], out[nt][3]));
+          }
         }
       }
     }
   }
 
 #pragma unroll
-  for (int i = 0; i < 4; ++i) red[warp][lane][i] = out[i];
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) red[warp][lane][4 * nt + i] = out[nt][i];
   __syncthreads();
-  float o[4];
+  float o[NT][4];
   if (warp == 0) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      o[i] = red[0][lane][i];
+    for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-      for (int w = 1; w < kWarps; ++w) o[i] += red[w][lane][i];
-    }
+      for (int i = 0; i < 4; ++i) {
+        o[nt][i] = red[0][lane][4 * nt + i];
+#pragma unroll
+        for (int w = 1; w < kWarps; ++w) o[nt][i] += red[w][lane][4 * nt + i];
+      }
   }
   if (S > 1) {
     __shared__ int is_last;
     if (warp == 0) {
-      *reinterpret_cast<float4*>(part + ((tile * S + split) * 32 + lane) * 4) = make_float4(o[0], o[1], o[2], o[3]);
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+        *reinterpret_cast<float4*>(part + (((tile * S + split) * NT + nt) * 32 + lane) * 4) =
+            make_float4(o[nt][0], o[nt][1], o[nt][2], o[nt][3]);
       __threadfence();
     }
     __syncthreads();
@@ -157,24 +185,31 @@ __global__ void __launch_bounds__(kWarps * 32)
     if (warp == 0) {
       __threadfence();
 #pragma unroll
-      for (int i = 0; i < 4; ++i) o[i] = 0.0f;
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) o[nt][i] = 0.0f;
       for (int sp = 0; sp < S; ++sp) {
-        const float4 v = __ldcg(reinterpret_cast<const float4*>(part + ((tile * S + sp) * 32 + lane) * 4));
-        o[0] += v.x; o[1] += v.y; o[2] += v.z; o[3] += v.w;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          const float4 v = __ldcg(reinterpret_cast<const float4*>(part + (((tile * S + sp) * NT + nt) * 32 + lane) * 4));
+          o[nt][0] += v.x; o[nt][1] += v.y; o[nt][2] += v.z; o[nt][3] += v.w;
+        }
       }
       if (lane == 0) counters[tile] = 0;  // ready for the next launch (same stream)
     }
   }
   if (warp == 0) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int64_t row = i < 2 ? row0 : row1;
-      const int tok = 2 * c + (i & 1);
-      if (row < m.N && tok < T) {
-        const float b = bias ? load_dt(bias, row, bias_dt) : 0.0f;
-        y[static_cast<int64_t>(tok) * m.N + row] = round_dt(o[i] + b, act);
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int64_t row = i < 2 ? row0 : row1;
+        const int tok = 8 * nt + 2 * c + (i & 1);
+        if (row < m.N && tok < T) {
+          const float b = bias ? load_dt(bias, row, bias_dt) : 0.0f;
+          y[static_cast<int64_t>(tok) * m.N + row] = round_dt(o[nt][i] + b, act);
+        }
       }
-    }
   }
 }
 
@@ -260,26 +295,37 @@ struct Q4Launch {
   int* counters;
 };
 
-template <bool F16, Dt SDT>
+template <bool F16, Dt SDT, int NT>
 void q4mma_gs(const QuantMatrix& m, const float* x, int T, const void* bias, Dt bias_dt, Dt act,
               float* y, const Q4Launch& l, cudaStream_t stream) {
   if (m.group_size == 32)
-    qgemv_q4mma_kernel<F16, SDT, 32><<<l.grid, kWarps * 32, 0, stream>>>(m, x, T, bias, bias_dt, act, y, l.part, l.counters);
+    qgemv_q4mma_kernel<F16, SDT, 32, NT><<<l.grid, kWarps * 32, 0, stream>>>(m, x, T, bias, bias_dt, act, y, l.part, l.counters);
   else if (m.group_size == 64)
-    qgemv_q4mma_kernel<F16, SDT, 64><<<l.grid, kWarps * 32, 0, stream>>>(m, x, T, bias, bias_dt, act, y, l.part, l.counters);
+    qgemv_q4mma_kernel<F16, SDT, 64, NT><<<l.grid, kWarps * 32, 0, stream>>>(m, x, T, bias, bias_dt, act, y, l.part, l.counters);
   else
-    qgemv_q4mma_kernel<F16, SDT, 128><<<l.grid, kWarps * 32, 0, stream>>>(m, x, T, bias, bias_dt, act, y, l.part, l.counters);
+    qgemv_q4mma_kernel<F16, SDT, 128, NT><<<l.grid, kWarps * 32, 0, stream>>>(m, x, T, bias, bias_dt, act, y, l.part, l.counters);
+}
+
+template <bool F16, Dt SDT>
+void q4mma_nt(const QuantMatrix& m, const float* x, int T, const void* bias, Dt bias_dt, Dt act,
+              float* y, const Q4Launch& l, cudaStream_t stream) {
+  if (T <= 8)
+    q4mma_gs<F16, SDT, 1>(m, x, T, bias, bias_dt, act, y, l, stream);
+  else if (T <= 16)
+    q4mma_gs<F16, SDT, 2>(m, x, T, bias, bias_dt, act, y, l, stream);
+  else
+    q4mma_gs<F16, SDT, 4>(m, x, T, bias, bias_dt, act, y, l, stream);
 }
 
 template <bool F16>
 void q4mma_sdt(const QuantMatrix& m, const float* x, int T, const void* bias, Dt bias_dt, Dt act,
                float* y, const Q4Launch& l, cudaStream_t stream) {
   if (m.sdt == Dt::BF16)
-    q4mma_gs<F16, Dt::BF16>(m, x, T, bias, bias_dt, act, y, l, stream);
+    q4mma_nt<F16, Dt::BF16>(m, x, T, bias, bias_dt, act, y, l, stream);
   else if (m.sdt == Dt::F16)
-    q4mma_gs<F16, Dt::F16>(m, x, T, bias, bias_dt, act, y, l, stream);
+    q4mma_nt<F16, Dt::F16>(m, x, T, bias, bias_dt, act, y, l, stream);
   else
-    q4mma_gs<F16, Dt::F32>(m, x, T, bias, bias_dt, act, y, l, stream);
+    q4mma_nt<F16, Dt::F32>(m, x, T, bias, bias_dt, act, y, l, stream);
 }
 
 }  // namespace

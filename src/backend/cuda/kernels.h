@@ -43,11 +43,15 @@ void launch_repack_q4(const uint32_t* src, int64_t N, int64_t K, uint32_t* dst, 
 // Rows [n0, n0 + nr) of a tiled matrix (n0 a multiple of 16) to dst [nr, K] of dtype out.
 void launch_dequant_q4_tiled(const QuantMatrix& m, int64_t n0, int64_t nr, void* dst, Dt out,
                              cudaStream_t stream);
-// Tensor-core GEMV for tiled 4-bit weights, T <= 8 tokens, activations BF16 or F16 (x holds
+// Tensor-core GEMV for tiled 4-bit weights, T <= kQ4mmaMaxRows tokens, activations BF16 or F16 (x holds
 // values of that dtype, so the conversion for the mma is exact); float32 accumulation, per group
 // scale * sum(x*q) + bias * sum(x) as the other kernels.
 // `splits` blocks share each 16-row tile (q4mma_splits; > 1 for small N): they need `part`
-// (tiles * splits * 128 floats) and `counters` (tiles ints, zero; left zero after the launch).
+// (q4mma_part_floats) and `counters` (tiles ints, zero; left zero after the launch).
+constexpr int kQ4mmaMaxRows = 32;
+constexpr int64_t q4mma_part_floats(int64_t tiles, int splits, int T) {
+  return tiles * splits * 128 * (T <= 8 ? 1 : T <= 16 ? 2 : 4);
+}
 int q4mma_splits(const QuantMatrix& m, int num_sms);
 void launch_qgemv_q4mma(const QuantMatrix& m, const float* x, int T, const void* bias, Dt bias_dt,
                         Dt act, float* y, int splits, float* part, int* counters,
