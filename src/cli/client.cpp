@@ -2,8 +2,12 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
+#include <vector>
 
 #include "api/ollama_host.h"
 
@@ -163,6 +167,40 @@ Json Client::request(const std::string& method, const std::string& path, const J
   } catch (const std::exception& e) {
     throw CliError(std::string("invalid response from the server: ") + e.what());
   }
+}
+
+bool Client::has_blob(const std::string& digest) {
+  auto c = impl_->make();
+  auto res = c->Head(impl_->url("/api/blobs/" + digest).c_str());
+  if (!res) transport_error(res.error());
+  if (res->status == 404) return false;
+  if (res->status >= 400) throw StatusError(res->status, "", error_message(res->body));
+  return true;
+}
+
+void Client::upload_blob(const std::string& digest, const std::string& path,
+                         const std::function<void(uint64_t)>& on_progress) {
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw CliError("stat " + path + ": " + ec.message());
+  auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
+  if (!*file) throw CliError("open " + path + ": cannot read the file");
+  auto c = impl_->make();
+  auto res = c->Post(
+      impl_->url("/api/blobs/" + digest).c_str(), static_cast<size_t>(size),
+      [file, size, &on_progress](size_t offset, size_t length, httplib::DataSink& sink) {
+        std::vector<char> buf(std::min<size_t>(length, size_t{1} << 20));
+        file->seekg(static_cast<std::streamoff>(offset));
+        file->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const auto got = static_cast<size_t>(file->gcount());
+        if (got == 0) return false;  // the file shrank under us
+        if (!sink.write(buf.data(), got)) return false;
+        if (on_progress) on_progress(std::min<uint64_t>(offset + got, size));
+        return true;
+      },
+      "application/octet-stream");
+  if (!res) transport_error(res.error());
+  if (res->status >= 400) throw StatusError(res->status, "", error_message(res->body));
 }
 
 bool Client::stream(const std::string& path, const Json& body,

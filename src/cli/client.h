@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -57,6 +58,13 @@ class Client {
 
   // A plain request; returns the parsed body (null when it is empty). Throws StatusError.
   Json request(const std::string& method, const std::string& path, const Json* body = nullptr);
+
+  // HEAD /api/blobs/<digest>: whether the server has the blob.
+  bool has_blob(const std::string& digest);
+  // POST /api/blobs/<digest> with the file at `path` as the body, streamed from disk;
+  // `on_progress` gets the bytes sent so far. Throws StatusError / CliError.
+  void upload_blob(const std::string& digest, const std::string& path,
+                   const std::function<void(uint64_t)>& on_progress);
 
   // A streamed request: `on_line` gets every NDJSON object and returns false to stop reading.
   // Returns false if the stream was cancelled (by `on_line` or by `cancel` turning true).

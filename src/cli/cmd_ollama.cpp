@@ -1,5 +1,5 @@
 // The Ollama-style commands of the ollmlx binary, each a client of the server over HTTP (compat
-// spec §4): run, pull, push, list/ls, ps, show, stop, cp, rm, create, and the -v/--version
+// spec §4): run, pull, push, list/ls, ps, show, stop, cp, rm, create, import, and the -v/--version
 // report. Every command but serve first checks that a server answers (HEAD /).
 #include <signal.h>
 #include <unistd.h>
@@ -10,6 +10,9 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <vector>
+
+#include <openssl/evp.h>
 
 #include "api/keep_alive.h"
 #include "api/ollama_host.h"
@@ -501,38 +504,42 @@ struct CreateArgs {
   std::string file, quantize, draft_quantize;
 };
 
-void create_command(CLI::App* cmd, const CreateArgs& a) {
-  exact_args(a.args, 1);
-  Client client = connect();
-  namespace fs = std::filesystem;
-  std::string text;
-  std::string dir = fs::current_path().string();
-  const bool given = cmd->count("--file") > 0 && !a.file.empty();
-  const std::string filename = given ? a.file : "Modelfile";
-  std::error_code ec;
-  if (filename == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
-  } else if (!fs::exists(filename, ec)) {
-    if (given) throw CliError("specified Modelfile wasn't found");
-    text = "FROM .\n";  // like Ollama: the current directory is the model
-  } else {
-    const fs::path abs = fs::absolute(filename).lexically_normal();
-    std::ifstream in(abs, std::ios::binary);
-    if (!in) throw CliError("open " + abs.string() + ": permission denied");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-    dir = abs.parent_path().string();
+// sha256 of a file, streamed (GGUF files can be many GB).
+std::string file_sha256_hex(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError("open " + path + ": cannot read the file");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw CliError("sha256: OpenSSL failed");
+  std::vector<char> buf(size_t{1} << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
   }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) {
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 15];
+  }
+  return hex;
+}
+
+// create and import: parses `text` (a Modelfile whose relative paths are relative to `dir`),
+// uploads the local GGUF files it names as blobs, then streams /api/create with Ollama's progress.
+void create_model(const std::string& name, const std::string& text, const std::string& dir,
+                  const std::string& quantize) {
+  Client client = connect();
   Progress p;
   Spinner* spinner = p.add_spinner("gathering model components");
   Json req;
   std::vector<std::string> warnings;
+  std::vector<LocalFile> files;
   try {
     const Modelfile mf = parse_modelfile(text);
-    req = create_request(mf, dir, &warnings);
+    req = create_request(mf, dir, &warnings, &files);
   } catch (const ModelfileError& e) {
     p.stop();
     throw CliError(e.what());
@@ -543,10 +550,24 @@ void create_command(CLI::App* cmd, const CreateArgs& a) {
   }
   for (const auto& w : warnings) std::printf("%s\n", w.c_str());
   Json body = Json::object();
-  body["model"] = a.args[0];
+  body["model"] = name;
   for (const auto& [k, v] : req.items()) body[k] = v;
-  if (!a.quantize.empty()) body["quantize"] = a.quantize;
-  if (!a.draft_quantize.empty()) throw CliError("--draft-quantize requires a DRAFT model");
+  if (!quantize.empty()) body["quantize"] = quantize;
+  for (const LocalFile& f : files) {
+    const std::string digest = "sha256:" + file_sha256_hex(f.path);
+    if (!client.has_blob(digest)) {
+      std::error_code ec;
+      const auto size = static_cast<int64_t>(std::filesystem::file_size(f.path, ec));
+      Bar* bar = p.add_bar("copying file " + digest, size, 0);
+      client.upload_blob(digest, f.path, [&](uint64_t done) {
+        auto lock = p.lock();
+        bar->set(static_cast<int64_t>(done));
+      });
+      auto lock = p.lock();
+      bar->set(size);
+    }
+    body["files"][f.name] = digest;
+  }
 
   std::map<std::string, Bar*> bars;
   std::string status = "gathering model components";
@@ -577,6 +598,66 @@ void create_command(CLI::App* cmd, const CreateArgs& a) {
     return true;
   });
   p.stop();
+}
+
+void create_command(CLI::App* cmd, const CreateArgs& a) {
+  exact_args(a.args, 1);
+  namespace fs = std::filesystem;
+  std::string text;
+  std::string dir = fs::current_path().string();
+  const bool given = cmd->count("--file") > 0 && !a.file.empty();
+  const std::string filename = given ? a.file : "Modelfile";
+  std::error_code ec;
+  if (filename == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    text = ss.str();
+  } else if (!fs::exists(filename, ec)) {
+    if (given) throw CliError("specified Modelfile wasn't found");
+    text = "FROM .\n";  // like Ollama: the current directory is the model
+  } else {
+    const fs::path abs = fs::absolute(filename).lexically_normal();
+    std::ifstream in(abs, std::ios::binary);
+    if (!in) throw CliError("open " + abs.string() + ": permission denied");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    dir = abs.parent_path().string();
+  }
+  if (!a.draft_quantize.empty()) throw CliError("--draft-quantize requires a DRAFT model");
+  create_model(a.args[0], text, dir, a.quantize);
+}
+
+// ollmlx import SOURCE [NAME]: SOURCE is "ollama:<name>" (the user's Ollama store, read by the
+// server), a GGUF file or an MLX / Hugging Face model folder. NAME defaults to the Ollama name,
+// the file's stem or the folder's name.
+struct ImportArgs {
+  std::vector<std::string> args;
+};
+
+void import_command(const ImportArgs& a) {
+  if (a.args.empty() || a.args.size() > 2) throw CliError("usage: ollmlx import SOURCE [NAME]");
+  namespace fs = std::filesystem;
+  const std::string& source = a.args[0];
+  std::string name = a.args.size() == 2 ? a.args[1] : "";
+  std::string from;
+  if (source.rfind("ollama:", 0) == 0) {
+    if (source.size() == 7) throw CliError("usage: ollmlx import ollama:<model name> [NAME]");
+    from = source;
+    if (name.empty()) name = source.substr(7);
+  } else {
+    std::error_code ec;
+    if (!fs::exists(source, ec))
+      throw CliError(source + " does not exist (import takes ollama:<name>, a GGUF file or a model folder)");
+    const fs::path abs = fs::absolute(source).lexically_normal();
+    from = abs.string();
+    if (name.empty()) {
+      name = fs::is_directory(abs, ec) ? (abs.has_filename() ? abs.filename() : abs.parent_path().filename()).string()
+                                        : abs.stem().string();
+    }
+  }
+  if (from.find('\n') != std::string::npos) throw CliError("SOURCE must not contain a newline");
+  create_model(name, "FROM " + from + "\n", fs::current_path().string(), "");
 }
 
 }  // namespace
@@ -610,6 +691,14 @@ void add_ollama_commands(CLI::App& app) {
     c->add_option("--draft-quantize", a->draft_quantize, "Quantize the DRAFT model to this level");
     c->footer(host_env);
     c->callback([c, a] { create_command(c, *a); });
+  }
+  {
+    auto a = std::make_shared<ImportArgs>();
+    CLI::App* c = app.add_subcommand(
+        "import", "Import a model: ollama:<name> from Ollama's store, a GGUF file or an MLX folder");
+    c->add_option("args", a->args, "SOURCE [NAME]");
+    c->footer(host_env);
+    c->callback([a] { import_command(*a); });
   }
   {
     auto a = std::make_shared<ShowArgs>();

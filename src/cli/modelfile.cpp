@@ -450,7 +450,11 @@ bool valid_semver(const std::string& s) {
 }  // namespace
 
 Json create_request(const Modelfile& mf, const std::string& relative_dir,
-                    std::vector<std::string>* warnings) {
+                    std::vector<std::string>* warnings, std::vector<LocalFile>* files) {
+  const auto add_gguf = [&](const fs::path& p) {
+    if (!files) throw ModelfileError("importing GGUF files needs the server: " + p.string());
+    files->push_back({p.filename().string(), fs::absolute(p).lexically_normal().string()});
+  };
   Json req = Json::object();
   Json params = Json::object();
   Json messages = Json::array();
@@ -465,16 +469,19 @@ Json create_request(const Modelfile& mf, const std::string& relative_dir,
         continue;
       }
       if (fs::is_directory(st)) {
-        bool has_gguf = false, has_safetensors = false;
+        std::vector<fs::path> ggufs;
+        bool has_safetensors = false;
         for (const auto& e : fs::directory_iterator(path, ec)) {
           const std::string ext = lower(e.path().extension().string());
-          if (ext == ".gguf") has_gguf = true;
+          if (ext == ".gguf") ggufs.push_back(e.path());
           if (ext == ".safetensors") has_safetensors = true;
         }
-        if (!has_safetensors && has_gguf) {
-          throw ModelfileError("importing GGUF files is not supported by ollmlx yet: " + path +
-                               " holds GGUF files; pull an MLX conversion from Hugging Face "
-                               "(e.g. mlx-community/<model>-4bit) or convert the model with mlx_lm.convert");
+        if (!has_safetensors && !ggufs.empty()) {
+          if (ggufs.size() > 1)
+            throw ModelfileError(path + " holds " + std::to_string(ggufs.size()) +
+                                 " GGUF files; name the one to import (FROM " + path + "/<file>.gguf)");
+          add_gguf(ggufs[0]);
+          continue;
         }
         if (!fs::is_regular_file(fs::path(path) / "config.json", ec)) {
           throw ModelfileError(path + " is not an MLX model directory (no config.json)");
@@ -483,11 +490,10 @@ Json create_request(const Modelfile& mf, const std::string& relative_dir,
         continue;
       }
       if (is_gguf_file(path)) {
-        throw ModelfileError("importing GGUF files is not supported by ollmlx yet: " + path +
-                             "; pull an MLX conversion from Hugging Face (e.g. "
-                             "mlx-community/<model>-4bit) or convert the model with mlx_lm.convert");
+        add_gguf(path);
+        continue;
       }
-      throw ModelfileError("FROM " + path + " is a file; ollmlx creates models from a model name or an MLX model directory");
+      throw ModelfileError("FROM " + path + " is a file; ollmlx creates models from a model name, an MLX model directory or a GGUF file");
     } else if (c.name == "adapter") {
       throw ModelfileError("ADAPTER is not supported by ollmlx yet");
     } else if (c.name == "draft") {

@@ -49,10 +49,19 @@ std::string expand_path(const std::string& path, const std::string& relative_dir
 // than a Jinja chat template.
 bool looks_like_go_template(const std::string& tmpl);
 
+// A local file the server must receive as a blob before /api/create (FROM ./model.gguf): the
+// caller hashes and uploads it, then sets body["files"][name] = "sha256:<hex>".
+struct LocalFile {
+  std::string name;  // the file name in "files"
+  std::string path;  // absolute path on this machine
+};
+
 // The /api/create body (without "model") for a parsed Modelfile whose relative paths are
-// relative to `relative_dir`. Warnings (deprecated parameters) are appended to `warnings`.
-// Throws ModelfileError for what ollmlx cannot create (GGUF files, adapters, Go templates).
+// relative to `relative_dir`. Warnings (deprecated parameters) are appended to `warnings`; a
+// GGUF file (or a folder holding exactly one) is appended to `files` instead of being named in
+// the body. Throws ModelfileError for what ollmlx cannot create (adapters, Go templates, a GGUF
+// when `files` is null).
 Json create_request(const Modelfile& mf, const std::string& relative_dir,
-                    std::vector<std::string>* warnings);
+                    std::vector<std::string>* warnings, std::vector<LocalFile>* files = nullptr);
 
 }  // namespace ollmlx::cli

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -41,6 +42,19 @@ struct Result {
   int code = -1;
   std::string out, err;
 };
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) {
+    static const char* kHex = "0123456789abcdef";
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 15];
+  }
+  return hex;
+}
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -113,6 +127,7 @@ class CliTest : public ::testing::Test {
     const char* srcdir = std::getenv("OLLMLX_SOURCE_DIR");
     fs::path fixtures = fx && *fx ? fs::path(fx)
                                   : fs::path(srcdir ? srcdir : ".") / "tests" / "fixtures" / "generated";
+    fixtures_ = fixtures;
     const fs::path src = fixtures / "parity" / kCase;
     if (!fs::exists(src / "model.safetensors")) {
       skip_ = "missing fixture " + src.string() + " (run tools/prepare_test_data.sh)";
@@ -132,6 +147,7 @@ class CliTest : public ::testing::Test {
             {"HF_HUB_CACHE", (root_ / "hf").string()},
             {"HF_HOME", (root_ / "hfhome").string()},
             {"HF_HUB_OFFLINE", "1"},
+            {"OLLAMA_MODELS", (root_ / "ollama").string()},
             {"HOME", (root_ / "home").string()},
             {"OLLAMA_KEEP_ALIVE", "\x01unset"},
             {"OLLMLX_NUM_THREADS", "2"},
@@ -262,7 +278,7 @@ class CliTest : public ::testing::Test {
   }
 
   static inline std::string bin_, skip_;
-  static inline fs::path root_, model_dir_;
+  static inline fs::path root_, model_dir_, fixtures_;
   static inline Env env_;
   static inline int port_ = 0;
   static inline pid_t server_pid_ = -1;
@@ -299,13 +315,18 @@ TEST(CliNotRunning, Error) {
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   EXPECT_EQ(pclose(p), 0);
-  EXPECT_EQ(out, "Warning: could not connect to a running ollmlx instance\nWarning: client version is 0.1.0\n");
+  // Ollama's lines, then the backends of this build (issue 8: --version says what can serve).
+  EXPECT_TRUE(std::regex_match(out, std::regex("Warning: could not connect to a running ollmlx instance\n"
+                                               "Warning: client version is 0\\.1\\.0\n"
+                                               "backends: cpu(, (cuda|mlx))*\n")))
+      << out;
 }
 
 TEST_F(CliTest, VersionAndHelp) {
   Result r = run({"-v"});
   EXPECT_EQ(r.code, 0);
-  EXPECT_EQ(r.out, "ollmlx version is 0.1.0\n");
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("ollmlx version is 0\\.1\\.0\nbackends: cpu(, (cuda|mlx))*\n")))
+      << r.out;
   r = run({"run"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "Error: requires at least 1 arg(s), only received 0\n");
@@ -330,9 +351,16 @@ TEST_F(CliTest, List) {
   EXPECT_TRUE(std::regex_match(
       l[1], std::regex("tiny:latest    " + id + "    " + size + " +(Less than a second|\\d+ seconds|About a minute|\\d+ minutes) ago +")))
       << l[1];
-  EXPECT_EQ(run({"ls", "TINY:"}).out, r.out);  // alias, case-insensitive prefix
+  // The MODIFIED column may tick ("Less than a second" -> "1 second") between two runs on a
+  // loaded machine: compare the rows up to it.
+  const std::string row_start = "\ntiny:latest    " + id + "    " + size + " ";
+  const auto same_rows = [&](const std::string& out) {
+    const auto ls = lines(out);
+    return ls.size() == l.size() && ls[0] == l[0] && ("\n" + ls[1]).rfind(row_start, 0) == 0;
+  };
+  EXPECT_TRUE(same_rows(run({"ls", "TINY:"}).out));  // alias, case-insensitive prefix
   EXPECT_EQ(lines(run({"ls", "zzz"}).out).size(), 1u);
-  EXPECT_NE(run({"list"}).out.find("\n" + l[1] + "\n"), std::string::npos);
+  EXPECT_NE(run({"list"}).out.find(row_start), std::string::npos);
 }
 
 TEST_F(CliTest, Show) {
@@ -470,8 +498,10 @@ TEST_F(CliTest, CreateVariants) {
   std::ofstream(root_ / "model.gguf") << "GGUF\x03";
   std::ofstream(root_ / "Gguf") << "FROM ./model.gguf\n";
   r = run({"create", "x", "-f", (root_ / "Gguf").string()});
-  EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("Error: importing GGUF files is not supported by ollmlx yet"), std::string::npos) << r.err;
+  EXPECT_EQ(r.code, 1);  // uploaded as a blob, refused by the server's GGUF reader
+  EXPECT_NE(r.err.find("copying file sha256:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Error: [gguf] "), std::string::npos) << r.err;  // a mid-stream error line
+  EXPECT_NE(r.err.find("truncated file"), std::string::npos) << r.err;
   std::ofstream(root_ / "Bad") << "FROM tiny\nFOO bar\n";
   r = run({"create", "x", "-f", (root_ / "Bad").string()});
   EXPECT_EQ(r.code, 1);
@@ -483,6 +513,65 @@ TEST_F(CliTest, CreateVariants) {
   r = run({"create", "x", "-q", "q4_K_M", "-f", (root_ / "Modelfile2").string()});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("quantize is not supported"), std::string::npos) << r.err;
+}
+
+// ollmlx import: a GGUF file (uploaded as a blob, converted by the server), an MLX folder, and a
+// model of an Ollama store (OLLAMA_MODELS of the server: a manifest and its GGUF blob).
+TEST_F(CliTest, ImportVariants) {
+  const fs::path gguf = fixtures_ / "gguf_import" / "plain" / "model.gguf";
+  if (!fs::exists(gguf)) GTEST_SKIP() << "missing " << gguf;
+  Result r = run({"import", gguf.string(), "from-gguf"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("copying file sha256:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("parsing GGUF\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\nsuccess\n"), std::string::npos) << r.err;
+  Json show = api("POST", "/api/show", {{"model", "from-gguf"}});
+  EXPECT_EQ(show["details"]["family"], "llama") << show.dump();
+  // The blob is on the server now: no second upload.
+  r = run({"import", gguf.string(), "from-gguf-2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("copying file"), std::string::npos) << r.err;
+
+  // An MLX folder; the name defaults to the folder's (a link, so "tiny" itself stays as created).
+  fs::create_directory_symlink(model_dir_, root_ / "tiny-folder");
+  r = run({"import", (root_ / "tiny-folder").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(run({"list"}).out.find("tiny-folder:latest"), std::string::npos);
+
+  // Ollama's store: manifests/registry.ollama.ai/library/<name>/<tag> -> blobs/sha256-<hex>.
+  const fs::path store = root_ / "ollama";
+  fs::create_directories(store / "blobs");
+  fs::create_directories(store / "manifests" / "registry.ollama.ai" / "library" / "oldmodel");
+  const std::string model_bytes = read_file(gguf);
+  const std::string config_bytes = R"({"model_format":"gguf","model_family":"llama"})";
+  auto put_blob = [&](const std::string& bytes) {
+    const std::string hex = sha256_hex(bytes);
+    std::ofstream(store / "blobs" / ("sha256-" + hex), std::ios::binary) << bytes;
+    return Json{{"digest", "sha256:" + hex}, {"size", bytes.size()}};
+  };
+  Json config = put_blob(config_bytes), model = put_blob(model_bytes);
+  config["mediaType"] = "application/vnd.docker.container.image.v1+json";
+  model["mediaType"] = "application/vnd.ollama.image.model";
+  const Json manifest = {{"schemaVersion", 2},
+                         {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+                         {"config", config},
+                         {"layers", Json::array({model})}};
+  std::ofstream(store / "manifests" / "registry.ollama.ai" / "library" / "oldmodel" / "latest") << manifest.dump();
+  r = run({"import", "ollama:oldmodel"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("reading Ollama manifest"), std::string::npos) << r.err;
+  show = api("POST", "/api/show", {{"model", "oldmodel"}});
+  EXPECT_EQ(show["details"]["family"], "llama") << show.dump();
+
+  r = run({"import", "ollama:nosuch"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("Error: model \"nosuch\" not found in the Ollama store"), std::string::npos) << r.err;
+  r = run({"import", (root_ / "nothing-here").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  r = run({"import"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "Error: usage: ollmlx import SOURCE [NAME]\n");
 }
 
 // The REPL in a pseudo-terminal.

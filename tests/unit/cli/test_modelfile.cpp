@@ -173,9 +173,32 @@ TEST_F(CreateRequest, FromDirectoryIsAbsolute) {
   EXPECT_EQ(build("FROM " + (dir / "mlx" / ".." / "mlx").string() + "\n")["from"], (dir / "mlx").string());
 }
 
+TEST_F(CreateRequest, GgufFilesAreUploadedNotNamed) {
+  std::vector<LocalFile> files;
+  Json r = create_request(parse_modelfile("FROM ./model.gguf\nSYSTEM s\n"), dir.string(), nullptr, &files);
+  EXPECT_FALSE(r.contains("from")) << r.dump();
+  EXPECT_EQ(r["system"], "s");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].name, "model.gguf");
+  EXPECT_EQ(files[0].path, (dir / "model.gguf").string());
+  files.clear();
+  r = create_request(parse_modelfile("FROM ./ggufdir\n"), dir.string(), nullptr, &files);  // its one GGUF
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].path, (dir / "ggufdir" / "m.gguf").string());
+  std::ofstream(dir / "ggufdir" / "n.gguf") << "GGUF";
+  files.clear();
+  try {
+    create_request(parse_modelfile("FROM ./ggufdir\n"), dir.string(), nullptr, &files);
+    ADD_FAILURE() << "two GGUF files in one folder were accepted";
+  } catch (const ModelfileError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds 2 GGUF files"), std::string::npos) << e.what();
+  }
+  fs::remove(dir / "ggufdir" / "n.gguf");
+}
+
 TEST_F(CreateRequest, Refusals) {
-  EXPECT_NE(error("FROM ./model.gguf\n").find("importing GGUF files is not supported by ollmlx yet"), std::string::npos);
-  EXPECT_NE(error("FROM ./ggufdir\n").find("importing GGUF files is not supported by ollmlx yet"), std::string::npos);
+  // Without a list to upload to (no server), a GGUF cannot be named.
+  EXPECT_NE(error("FROM ./model.gguf\n").find("importing GGUF files needs the server"), std::string::npos);
   EXPECT_EQ(error("FROM llama3\nADAPTER ./lora\n"), "ADAPTER is not supported by ollmlx yet");
   EXPECT_NE(error("FROM llama3\nTEMPLATE {{ .Prompt }}\n").find("TEMPLATE is a Go template"), std::string::npos);
   EXPECT_EQ(error("FROM llama3\nPARAMETER num_ctx big\n"), "invalid int value [big]");
