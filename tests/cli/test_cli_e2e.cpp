@@ -318,14 +318,14 @@ TEST(CliNotRunning, Error) {
   // Ollama's lines, then the backends of this build (issue 8: --version says what can serve).
   EXPECT_TRUE(std::regex_match(out, std::regex("Warning: could not connect to a running ollmlx instance\n"
                                                "Warning: client version is 0\\.1\\.0\n"
-                                               "backends: cpu(, (cuda|mlx))*\n")))
+                                               "backends: cpu[^\n]*\n")))
       << out;
 }
 
 TEST_F(CliTest, VersionAndHelp) {
   Result r = run({"-v"});
   EXPECT_EQ(r.code, 0);
-  EXPECT_TRUE(std::regex_match(r.out, std::regex("ollmlx version is 0\\.1\\.0\nbackends: cpu(, (cuda|mlx))*\n")))
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("ollmlx version is 0\\.1\\.0\nbackends: cpu[^\n]*\n")))
       << r.out;
   r = run({"run"});
   EXPECT_EQ(r.code, 1);
