@@ -332,8 +332,9 @@ api::ModelShow EngineService::show(const std::string& name, bool verbose) {
   std::string params;
   if (mf.contains("parameters") && mf["parameters"].is_object()) {
     for (const auto& [k, v] : mf["parameters"].items()) {
+      const std::string key = k;  // clang 14 cannot capture a structured binding
       auto line = [&](const Json& x) {
-        params += fmt::format("{:<30} {}\n", k, x.is_string() ? Json(x.get<std::string>()).dump() : x.dump());
+        params += fmt::format("{:<30} {}\n", key, x.is_string() ? Json(x.get<std::string>()).dump() : x.dump());
       };
       if (v.is_array())
         for (const auto& x : v) line(x);
