@@ -34,6 +34,8 @@ function(ollmlx_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
+  # Remembered per label so a build can make only the tests it runs (tests/CMakeLists.txt).
+  set_property(GLOBAL APPEND PROPERTY OLLMLX_TESTS_${ARG_LABEL} ${name})
   gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "OLLMLX_SOURCE_DIR=${PROJECT_SOURCE_DIR};OLLMLX_BINARY_DIR=${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
