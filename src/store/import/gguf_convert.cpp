@@ -12,6 +12,7 @@
 #include <set>
 
 #include "store/files.h"
+#include "store/import/gguf_gemma.h"
 #include "store/import/gguf_meta.h"
 #include "store/store_error.h"
 #include "store/import/gguf_quants.h"
@@ -41,20 +42,48 @@ const std::map<std::string, std::string, std::less<>> kLayerMap = {
 };
 const std::map<std::string, std::string, std::less<>> kTopMap = {
     {"token_embd", "model.embed_tokens"}, {"output_norm", "model.norm"}, {"output", "lm_head"}};
-// qwen3's per-head q/k norms.
+// qwen3's and gemma3's per-head q/k norms.
 const std::map<std::string, std::string, std::less<>> kQkNormMap = {
     {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"}};
+// Gemma's four norms per block (reference §3); the projections are named as in llama.
+const std::map<std::string, std::string, std::less<>> kGemmaLayerMap = {
+    {"attn_norm", "input_layernorm"},       {"post_attention_norm", "post_attention_layernorm"},
+    {"ffn_norm", "pre_feedforward_layernorm"}, {"post_ffw_norm", "post_feedforward_layernorm"},
+    {"attn_q", "self_attn.q_proj"},         {"attn_k", "self_attn.k_proj"},
+    {"attn_v", "self_attn.v_proj"},         {"attn_output", "self_attn.o_proj"},
+    {"ffn_gate", "mlp.gate_proj"},          {"ffn_up", "mlp.up_proj"},
+    {"ffn_down", "mlp.down_proj"},
+};
 
 // The architectures the converter writes. llama is what tools/gguf_to_mlx.py converts (the
 // byte-for-byte spec); qwen2 and qwen3 use the same GGUF names (qwen3 adds q/k norms) and, as
-// llama.cpp runs them with rotate-half RoPE, no Q/K permutation (reference §3, §4).
-enum class Arch { Llama, Qwen2, Qwen3 };
+// llama.cpp runs them with rotate-half RoPE, no Q/K permutation (reference §3, §4). gemma2 and
+// gemma3 (tools/make_gemma3_golden.py documents the facts) have four norms per block, stored
+// by llama.cpp as 1 + w, and their own config (gguf_gemma.cpp).
+enum class Arch { Llama, Qwen2, Qwen3, Gemma2, Gemma3 };
 std::optional<Arch> arch_of(std::string_view name) {
   if (name == "llama") return Arch::Llama;
   if (name == "qwen2") return Arch::Qwen2;
   if (name == "qwen3") return Arch::Qwen3;
+  if (name == "gemma2") return Arch::Gemma2;
+  if (name == "gemma3") return Arch::Gemma3;
   return std::nullopt;
 }
+bool is_gemma(Arch a) { return a == Arch::Gemma2 || a == Arch::Gemma3; }
+const char* arch_name(Arch a) {
+  switch (a) {
+    case Arch::Llama: return "llama";
+    case Arch::Qwen2: return "qwen2";
+    case Arch::Qwen3: return "qwen3";
+    case Arch::Gemma2: return "gemma2";
+    case Arch::Gemma3: return "gemma3";
+  }
+  return "?";
+}
+const std::map<std::string, std::string, std::less<>>& layer_map(Arch a) {
+  return is_gemma(a) ? kGemmaLayerMap : kLayerMap;
+}
+bool has_qk_norm(Arch a) { return a == Arch::Qwen3 || a == Arch::Gemma3; }
 
 struct HfName {
   std::string module;  // "model.layers.3.self_attn.q_proj"
@@ -80,8 +109,9 @@ HfName hf_module_name(const Meta& meta, const std::string& name, Arch arch) {
   auto all_digits = [](const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
-  const bool qk_norm = arch == Arch::Qwen3 && parts.size() == 3 && kQkNormMap.count(parts[2]);
-  if (parts.size() == 3 && parts[0] == "blk" && all_digits(parts[1]) && (kLayerMap.count(parts[2]) || qk_norm)) {
+  const auto& lmap = layer_map(arch);
+  const bool qk_norm = has_qk_norm(arch) && parts.size() == 3 && kQkNormMap.count(parts[2]);
+  if (parts.size() == 3 && parts[0] == "blk" && all_digits(parts[1]) && (lmap.count(parts[2]) || qk_norm)) {
     // int() of the digits (leading zeros allowed); anything past block_count is refused later.
     int64_t layer = 0;
     for (char c : parts[1]) {
@@ -91,7 +121,7 @@ HfName hf_module_name(const Meta& meta, const std::string& name, Arch arch) {
     r.layer = layer;
     r.gguf_part = parts[2];
     r.module = fmt::format("model.layers.{}.{}", layer,
-                           qk_norm ? kQkNormMap.find(parts[2])->second : kLayerMap.find(parts[2])->second);
+                           qk_norm ? kQkNormMap.find(parts[2])->second : lmap.find(parts[2])->second);
     return r;
   }
   if (parts.size() == 1 && kTopMap.count(parts[0])) {
@@ -99,8 +129,7 @@ HfName hf_module_name(const Meta& meta, const std::string& name, Arch arch) {
     r.module = kTopMap.find(parts[0])->second;
     return r;
   }
-  meta.fail("unsupported tensor '{}' for the {} architecture", name,
-            arch == Arch::Llama ? "llama" : arch == Arch::Qwen2 ? "qwen2" : "qwen3");
+  meta.fail("unsupported tensor '{}' for the {} architecture", name, arch_name(arch));
 }
 
 // llama.cpp Q/K row order -> HF order: HF row h*hd + a*hd/2 + b <- GGUF row h*hd + 2b + a.
@@ -122,7 +151,9 @@ bool exact_f16(float v) {
   return std::isfinite(back) && back == v;
 }
 
-enum class Kind { QWeight, QScales, QBiases, Copy, Dequant };
+// NormMinusOne: a Gemma norm weight, stored by llama.cpp as 1 + w: float32 w (1 subtracted in
+// float32, as tools/make_gemma3_golden.py does).
+enum class Kind { QWeight, QScales, QBiases, Copy, Dequant, NormMinusOne };
 
 struct Out {
   PlannedTensor t;
@@ -268,6 +299,8 @@ void produce(const Meta& meta, const Out& o, std::vector<uint8_t>& out) {
   }
   std::vector<float> f(static_cast<size_t>(t.elements));
   dequantize(t.type, t.data, t.elements, f.data());
+  if (o.kind == Kind::NormMinusOne)
+    for (float& x : f) x -= 1.0f;
   if (!perm.empty()) {
     std::vector<float> p(f.size());
     for (int64_t r = 0; r < rows; ++r)
@@ -293,7 +326,7 @@ std::string unsupported_reason(const Header& h) {
   if (!arch) return "missing required GGUF key 'general.architecture'";
   if (!arch->is_string()) return "general.architecture is not a string";
   if (!arch_of(arch->s))
-    return fmt::format("unsupported architecture '{}' (supported: llama, qwen2, qwen3)",
+    return fmt::format("unsupported architecture '{}' (supported: llama, qwen2, qwen3, gemma2, gemma3)",
                        tok::unicode::to_valid_utf8(arch->s.substr(0, 64)));
   if (const Value* sc = h.find("split.count"); sc && sc->f != 0 && sc->f != 1)
     return "split GGUF files are not supported";
@@ -338,7 +371,7 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
               *rd, head_dim);
   const int64_t ffn = meta.req_int(A + "feed_forward_length");
   const double eps = meta.opt_float(A + "attention.layer_norm_rms_epsilon", 1e-5);
-  const double rope_theta = meta.opt_float(A + "rope.freq_base", 10000.0);
+  const double rope_theta = meta.opt_float(A + "rope.freq_base", arch == Arch::Gemma3 ? 1e6 : 10000.0);
   const Value* ctx_v = meta.get(A + "context_length");
   const int64_t ctx_len = ctx_v ? meta.as_int(A + "context_length", *ctx_v) : 0;
   // Sizes the writer relies on (beyond the Python, which leaves these to mlx-lm's loader).
@@ -354,6 +387,9 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   if (!vocab) vocab = embd->ne[1];
   if (embd->ne[1] != vocab) meta.fail("token_embd rows != vocab_size");
   const bool tied = h.tensor("output.weight") == nullptr;
+  if (arch == Arch::Gemma2 && !tied) meta.fail("gemma2 with its own output.weight is not supported (the head is tied)");
+  const OJson gemma = is_gemma(arch) ? gemma_config(meta, arch == Arch::Gemma3, n_layers, hidden, n_head, head_dim)
+                                     : OJson(nullptr);
 
   // ---- every tensor's name and shape against the metadata, before any size is computed from
   // them (a tensor with a zero dimension has no data, so its other dimensions are unchecked by
@@ -369,7 +405,9 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
     const std::string& p = hn.gguf_part;
     if (hn.suffix == "weight") {
       if (p == "token_embd" || p == "output") want = {hidden, vocab};
-      else if (p == "output_norm" || p == "attn_norm" || p == "ffn_norm") want = {hidden};
+      else if (p == "output_norm" || p == "attn_norm" || p == "ffn_norm" || p == "post_attention_norm" ||
+               p == "post_ffw_norm")
+        want = {hidden};
       else if (p == "attn_q") want = {hidden, q_rows};
       else if (p == "attn_k" || p == "attn_v") want = {hidden, kv_rows};
       else if (p == "attn_output") want = {q_rows, hidden};
@@ -417,6 +455,17 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
     if (llama && hn.gguf_part == "attn_q") perm_heads = n_head;
     if (llama && hn.gguf_part == "attn_k") perm_heads = n_kv;
     const TensorType qt = t.ttype();
+    if (is_gemma(arch) && hn.gguf_part.size() > 4 && hn.gguf_part.ends_with("norm")) {
+      if (!can_dequantize(t.type)) meta.fail("norm {} has type {}", t.name, type_name(t.type));
+      Out o;
+      o.src = &t;
+      o.kind = Kind::NormMinusOne;
+      o.f16 = false;
+      o.t = {hn.module + ".weight", "F32", t.hf_shape(), static_cast<uint64_t>(t.elements) * 4};
+      count(float_dtypes, std::string("float32"), t.elements);
+      add(std::move(o));
+      continue;
+    }
     const bool direct = qt == TensorType::Q4_0 || qt == TensorType::Q4_1 || qt == TensorType::Q8_0;
     const bool affine = !direct && options.keep_quantized && affine_bits(t.type) != 0;
     if ((direct || affine) && hn.suffix == "weight" && t.ne.size() == 2) {
@@ -521,11 +570,11 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   std::vector<std::string> expected = {"model.embed_tokens", "model.norm"};
   if (!tied) expected.push_back("lm_head");
   for (int64_t i = 0; i < n_layers; ++i) {
-    for (const auto& [g, m] : kLayerMap) {
+    for (const auto& [g, m] : layer_map(arch)) {
       (void)g;
       expected.push_back(fmt::format("model.layers.{}.{}", i, m));
     }
-    if (arch == Arch::Qwen3)
+    if (has_qk_norm(arch))
       for (const auto& [g, m] : kQkNormMap) {
         (void)g;
         expected.push_back(fmt::format("model.layers.{}.{}", i, m));
@@ -624,7 +673,15 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   store::write_file_atomic(out_dir / "tokenizer.json", tok.tokenizer_json);
   store::write_file_atomic(out_dir / "tokenizer_config.json", tok.tokenizer_config_json);
   const OJson& ids = tok.ids;
-  const OJson& eos_ids = ids["eos_ids"];
+  OJson eos_ids = ids["eos_ids"];
+  // Gemma's chat turns end with <end_of_turn>, which its HF generation configs list as an EOS.
+  if (is_gemma(arch))
+    if (const Value* tv = h.find("tokenizer.ggml.tokens"); tv && tv->is_string_array())
+      for (size_t i = 0; i < tv->strings.size() && i < static_cast<size_t>(vocab); ++i)
+        if (tv->strings[i] == "<end_of_turn>") {
+          if (std::find(eos_ids.begin(), eos_ids.end(), OJson(i)) == eos_ids.end()) eos_ids.push_back(i);
+          break;
+        }
   const OJson eos = eos_ids.size() == 1 ? eos_ids[0] : eos_ids;
 
   OJson config;
@@ -645,7 +702,11 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   if (arch != Arch::Qwen2) config["attention_bias"] = attention_bias;
   if (llama) config["mlp_bias"] = false;
   if (arch == Arch::Qwen2) config["use_sliding_window"] = false;
-  config["hidden_act"] = "silu";
+  if (is_gemma(arch)) {
+    for (const auto& [k, v] : gemma.items()) config[k] = v;
+  } else {
+    config["hidden_act"] = "silu";
+  }
   config["torch_dtype"] = torch_dtype;
   if (!ids["bos_token_id"].is_null()) config["bos_token_id"] = ids["bos_token_id"];
   config["eos_token_id"] = eos;

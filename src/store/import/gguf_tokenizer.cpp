@@ -4,12 +4,15 @@
 // tokens as special added tokens and USER_DEFINED ones as plain added tokens, BOS/EOS added by
 // a TemplateProcessing post-processor when add_bos/add_eos say so. The JSON is laid out as
 // `tokenizers` serializes it (key order, vocabulary by id), so the file is byte-identical.
+// SentencePiece vocabularies ("llama") share all of this except the model, normalizer and
+// decoder, which gguf_spm.h builds (the Python prototype does not convert them).
 #include <map>
 #include <set>
 #include <unordered_map>
 
 #include "store/import/gguf_convert.h"
 #include "store/import/gguf_meta.h"
+#include "store/import/gguf_spm.h"
 #include "tokenizer/unicode.h"
 
 namespace ollmlx::gguf {
@@ -84,9 +87,16 @@ std::string dump(const OJson& j, int indent) {
 std::string unsupported_tokenizer_reason(const Header& h) {
   const Value* model = h.find("tokenizer.ggml.model");
   if (!model) return "missing required GGUF key 'tokenizer.ggml.model'";
-  if (!model->is_string() || model->s != "gpt2")
-    return fmt::format("tokenizer.ggml.model '{}' is not supported yet (only byte-level BPE 'gpt2' tokenizers)",
-                       model->is_string() ? tok::unicode::to_valid_utf8(model->s) : "?");
+  if (!model->is_string() || (model->s != "gpt2" && model->s != "llama"))
+    return fmt::format("tokenizer.ggml.model '{}' is not supported yet (supported: byte-level BPE 'gpt2' and "
+                       "SentencePiece BPE 'llama' tokenizers)",
+                       model->is_string() ? tok::unicode::to_valid_utf8(model->s.substr(0, 64)) : "?");
+  if (model->s == "llama") {
+    // SentencePiece's whitespace collapsing has no tokenizer.json form.
+    if (const Value* v = h.find("tokenizer.ggml.remove_extra_whitespaces"); v && !v->is_array() && v->f != 0)
+      return "tokenizer.ggml.remove_extra_whitespaces is not supported";
+    return "";
+  }
   if (const Value* pre = h.find("tokenizer.ggml.pre"); pre && (!pre->is_string() || !known_pre(pre->s)))
     return fmt::format("unsupported tokenizer.ggml.pre '{}' (llama.cpp would refuse it too)",
                        pre->is_string() ? tok::unicode::to_valid_utf8(pre->s) : "?");
@@ -96,11 +106,12 @@ std::string unsupported_tokenizer_reason(const Header& h) {
 TokenizerFiles build_tokenizer_files(const Header& header, const std::string& file,
                                      const Value* context_length) {
   const Meta meta(header, file);
-  const Value& model = meta.req("tokenizer.ggml.model");
-  if (!model.is_string() || model.s != "gpt2") meta.fail("{}", unsupported_tokenizer_reason(header));
+  meta.req("tokenizer.ggml.model");
+  if (const std::string why = unsupported_tokenizer_reason(header); !why.empty()) meta.fail("{}", why);
+  const bool spm = meta.req("tokenizer.ggml.model").s == "llama";
   const Value& tokens_v = meta.req("tokenizer.ggml.tokens");
   if (!tokens_v.is_string_array()) meta.fail("tokenizer.ggml.tokens must be an array of strings");
-  const std::vector<std::string_view>& tokens = tokens_v.strings;
+  std::vector<std::string_view> tokens = tokens_v.strings;
   if (tokens.size() > static_cast<size_t>(INT32_MAX)) meta.fail("too many tokens");
   const int64_t n_tokens = static_cast<int64_t>(tokens.size());
   for (int64_t i = 0; i < n_tokens; ++i)
@@ -113,11 +124,19 @@ TokenizerFiles build_tokenizer_files(const Header& header, const std::string& fi
       types[i] = i < tv->numbers.size() ? static_cast<int64_t>(tv->numbers[i]) : 1;
   }
   std::string pre = "default";
-  if (auto p = meta.opt_string("tokenizer.ggml.pre")) pre = std::string(*p);
-  if (!known_pre(pre)) meta.fail("{}", unsupported_tokenizer_reason(header));
+  if (auto p = meta.opt_string("tokenizer.ggml.pre"); p && !spm) pre = std::string(*p);
   const Value* merges_v = meta.get("tokenizer.ggml.merges");
-  if (!merges_v) meta.fail("gpt2 tokenizer without tokenizer.ggml.merges");
-  if (!merges_v->is_string_array()) meta.fail("tokenizer.ggml.merges must be an array of strings");
+  if (!spm && !merges_v) meta.fail("gpt2 tokenizer without tokenizer.ggml.merges");
+  if (!spm && !merges_v->is_string_array()) meta.fail("tokenizer.ggml.merges must be an array of strings");
+  std::vector<std::string> respelled;  // SentencePiece USER_DEFINED tokens with their "▁" back
+  if (spm) {
+    respelled.reserve(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i)
+      if (types[i] == 4 && tokens[i].find(' ') != std::string_view::npos) {
+        respelled.push_back(spm_respell_user_defined(tokens[i]));
+        tokens[i] = respelled.back();
+      }
+  }
 
   // Vocabulary: duplicates keep the first id (the later ones leave holes, as `tokenizers` does).
   std::unordered_map<std::string_view, int64_t> vocab;
@@ -127,7 +146,10 @@ TokenizerFiles build_tokenizer_files(const Header& header, const std::string& fi
 
   OJson merges = OJson::array();
   std::string joined;
-  for (size_t m = 0; m < merges_v->strings.size(); ++m) {
+  if (spm)
+    for (const auto& [l, r] : spm_merges(meta, tokens, types, vocab))
+      merges.push_back(OJson::array({std::string(tokens[l]), std::string(tokens[r])}));
+  for (size_t m = 0; !spm && m < merges_v->strings.size(); ++m) {
     const std::string_view s = merges_v->strings[m];
     const size_t sp = s.find(' ');
     if (sp == std::string_view::npos) meta.fail("malformed merge {} '{}'", m, tok::unicode::to_valid_utf8(s));
@@ -150,7 +172,8 @@ TokenizerFiles build_tokenizer_files(const Header& header, const std::string& fi
   const auto bos_id = tid("tokenizer.ggml.bos_token_id"), eos_id = tid("tokenizer.ggml.eos_token_id");
   const auto unk_id = tid("tokenizer.ggml.unknown_token_id"), pad_id = tid("tokenizer.ggml.padding_token_id");
   const auto eot_id = tid("tokenizer.ggml.eot_token_id"), eom_id = tid("tokenizer.ggml.eom_token_id");
-  bool add_bos = kPreLlama3.count(pre) || pre == "tekken" || pre == "chameleon";
+  // llama.cpp's defaults: SentencePiece adds BOS; byte-level BPE only for some pre-tokenizers.
+  bool add_bos = spm || kPreLlama3.count(pre) || pre == "tekken" || pre == "chameleon";
   if (const Value* v = meta.get("tokenizer.ggml.add_bos_token")) add_bos = Meta::truthy(*v);
   bool add_eos = false;
   if (const Value* v = meta.get("tokenizer.ggml.add_eos_token")) add_eos = Meta::truthy(*v);
@@ -212,22 +235,29 @@ TokenizerFiles build_tokenizer_files(const Header& header, const std::string& fi
     post = byte_level(true, false, true);
   }
 
+  // Appended directly: ordered_json's operator[] searches linearly (quadratic for 262k tokens).
   OJson vocab_json = OJson::object();
+  auto& vocab_items = static_cast<OJson::object_t::Container&>(vocab_json.get_ref<OJson::object_t&>());
+  vocab_items.reserve(tokens.size());
   for (int64_t i = 0; i < n_tokens; ++i)
-    if (in_vocab[i]) vocab_json[std::string(tokens[i])] = i;
+    if (in_vocab[i]) vocab_items.emplace_back(std::string(tokens[i]), OJson(i));
 
   OJson tk;
   tk["version"] = "1.0";
   tk["truncation"] = nullptr;
   tk["padding"] = nullptr;
   tk["added_tokens"] = std::move(added_tokens);
-  tk["normalizer"] = nullptr;
-  tk["pre_tokenizer"] = pre_tokenizer(pre);
+  // SentencePiece: add_space_prefix defaults to true (llama.cpp); Gemma's files say false.
+  bool add_space_prefix = true;
+  if (const Value* v = meta.get("tokenizer.ggml.add_space_prefix")) add_space_prefix = Meta::truthy(*v);
+  tk["normalizer"] = spm ? spm_normalizer(add_space_prefix) : OJson(nullptr);
+  tk["pre_tokenizer"] = spm ? OJson(nullptr) : pre_tokenizer(pre);
   tk["post_processor"] = std::move(post);
-  tk["decoder"] = byte_level(true, true, true);
-  tk["model"] = OJson{{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+  tk["decoder"] = spm ? spm_decoder(add_space_prefix) : byte_level(true, true, true);
+  tk["model"] = OJson{{"type", "BPE"}, {"dropout", nullptr},
+                      {"unk_token", spm && unk_id ? OJson(std::string(tokens[*unk_id])) : OJson(nullptr)},
                       {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                      {"fuse_unk", false}, {"byte_fallback", false},
+                      {"fuse_unk", spm}, {"byte_fallback", spm},
                       {"ignore_merges", kPreLlama3.count(pre) > 0}, {"vocab", std::move(vocab_json)},
                       {"merges", std::move(merges)}};
   TokenizerFiles files;

@@ -1,5 +1,6 @@
 #include "gguf_builder.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -171,13 +172,51 @@ std::vector<std::string> tiny_tokens() {
   return t;
 }
 
+std::vector<SpmPiece> tiny_spm_pieces() {
+  std::vector<SpmPiece> p = {{"<pad>", 0, 3}, {"<eos>", 0, 3}, {"<bos>", 0, 3}, {"<unk>", 0, 2},
+                             {"<start_of_turn>", 0, 3}, {"<end_of_turn>", 0, 3}};
+  for (int b = 0; b < 256; ++b) p.push_back({fmt::format("<0x{:02X}>", b), 0, 6});
+  // USER_DEFINED as llama.cpp writes them: -1000, and "▁" pre-normalized to " ".
+  p.push_back({"\n\n", -1000, 4});
+  p.push_back({"  ", -1000, 4});
+  float score = -1;
+  for (const char* n : {"\xe2\x96\x81", "h", "e", "l", "o", "w", "r", "d", "ll", "he", "llo", "hello",
+                        "\xe2\x96\x81hello", "\xe2\x96\x81w", "or", "ld", "\xe2\x96\x81wor",
+                        "\xe2\x96\x81world", "\n"})
+    p.push_back({n, score--, 1});
+  return p;
+}
+
+void add_spm_tokenizer(GgufBuilder& g, const std::vector<SpmPiece>& pieces, bool add_space_prefix) {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  for (const SpmPiece& p : pieces) {
+    tokens.push_back(p.text);
+    scores.push_back(p.score);
+    types.push_back(p.type);
+  }
+  g.str("tokenizer.ggml.model", "llama");
+  g.str("tokenizer.ggml.pre", "default");
+  g.strs("tokenizer.ggml.tokens", tokens);
+  g.f32s("tokenizer.ggml.scores", scores);
+  g.i32s("tokenizer.ggml.token_type", types);
+  g.u32("tokenizer.ggml.bos_token_id", 2);
+  g.u32("tokenizer.ggml.eos_token_id", 1);
+  g.u32("tokenizer.ggml.unknown_token_id", 3);
+  g.u32("tokenizer.ggml.padding_token_id", 0);
+  g.boolean("tokenizer.ggml.add_bos_token", true);
+  g.boolean("tokenizer.ggml.add_space_prefix", add_space_prefix);
+}
+
 std::string tiny_llama_gguf(const TinyLlama& t) {
   std::mt19937 rng(t.seed);
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
   std::uniform_int_distribution<int> byte(0, 255);
   const int H = t.hidden, F = t.ffn, NH = t.heads, NKV = t.kv_heads, HD = H / NH;
+  const bool gemma = t.arch == "gemma2" || t.arch == "gemma3";
   const std::vector<std::string> tokens = tiny_tokens();
-  const int64_t V = static_cast<int64_t>(tokens.size());
+  const int64_t V = gemma ? static_cast<int64_t>(tiny_spm_pieces().size()) : static_cast<int64_t>(tokens.size());
 
   GgufBuilder g;
   const std::string A = t.arch + ".";
@@ -189,29 +228,34 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
   g.u32(A + "feed_forward_length", static_cast<uint32_t>(F));
   g.u32(A + "attention.head_count", static_cast<uint32_t>(NH));
   g.u32(A + "attention.head_count_kv", static_cast<uint32_t>(NKV));
-  if (t.arch == "qwen3") {
+  if (t.arch == "qwen3" || gemma) {
     g.u32(A + "attention.key_length", static_cast<uint32_t>(HD));
     g.u32(A + "attention.value_length", static_cast<uint32_t>(HD));
   } else {
     g.u32(A + "rope.dimension_count", static_cast<uint32_t>(HD));
   }
   g.f32(A + "attention.layer_norm_rms_epsilon", 1e-5f);
-  g.f32(A + "rope.freq_base", 10000.0f);
-  g.str("tokenizer.ggml.model", "gpt2");
-  g.str("tokenizer.ggml.pre", "smollm");
-  g.strs("tokenizer.ggml.tokens", tokens);
-  std::vector<int32_t> types(tokens.size(), 1);
-  types[0] = types[1] = types[2] = 3;
-  g.i32s("tokenizer.ggml.token_type", types);
-  g.strs("tokenizer.ggml.merges", {"h e", "l l", "ll o", "he llo"});
-  g.u32("tokenizer.ggml.bos_token_id", 1);
-  g.u32("tokenizer.ggml.eos_token_id", 2);
-  g.u32("tokenizer.ggml.padding_token_id", 2);
-  g.boolean("tokenizer.ggml.add_bos_token", false);
-  if (t.chat_template)
-    g.str("tokenizer.chat_template",
-          "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}");
+  g.f32(A + "rope.freq_base", gemma ? 1e6f : 10000.0f);
+  if (gemma) {
+    g.u32(A + "attention.sliding_window", 8);
+    add_spm_tokenizer(g, tiny_spm_pieces(), false);
+  } else {
+    g.str("tokenizer.ggml.model", "gpt2");
+    g.str("tokenizer.ggml.pre", "smollm");
+    g.strs("tokenizer.ggml.tokens", tokens);
+    std::vector<int32_t> types(tokens.size(), 1);
+    types[0] = types[1] = types[2] = 3;
+    g.i32s("tokenizer.ggml.token_type", types);
+    g.strs("tokenizer.ggml.merges", {"h e", "l l", "ll o", "he llo"});
+    g.u32("tokenizer.ggml.bos_token_id", 1);
+    g.u32("tokenizer.ggml.eos_token_id", 2);
+    g.u32("tokenizer.ggml.padding_token_id", 2);
+    g.boolean("tokenizer.ggml.add_bos_token", false);
+    if (t.chat_template)
+      g.str("tokenizer.chat_template",
+            "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}");
+  }
 
   auto f16 = [&](float v) {
     std::string b(2, '\0');
@@ -283,6 +327,10 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
     const std::string p = "blk." + std::to_string(i) + ".";
     g.tensor(p + "attn_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
     g.tensor(p + "ffn_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
+    if (gemma) {
+      g.tensor(p + "post_attention_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
+      g.tensor(p + "post_ffw_norm.weight", {H}, 0, floats(H, 0.1f, 1.0f, 0));
+    }
     weight(p + "attn_q.weight", H, NH * HD, ty[0]);
     weight(p + "attn_k.weight", H, NKV * HD, ty[1]);
     weight(p + "attn_v.weight", H, NKV * HD, ty[2]);
@@ -296,7 +344,7 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
       g.tensor(p + "attn_k.bias", {NKV * HD}, 0, bias(NKV * HD));
       g.tensor(p + "attn_v.bias", {NKV * HD}, 0, bias(NKV * HD));
     }
-    if (t.arch == "qwen3") {
+    if (t.arch == "qwen3" || t.arch == "gemma3") {
       g.tensor(p + "attn_q_norm.weight", {HD}, 0, floats(HD, 0.1f, 1.0f, 0));
       g.tensor(p + "attn_k_norm.weight", {HD}, 0, floats(HD, 0.1f, 1.0f, 0));
     }

@@ -68,7 +68,9 @@ struct TinyLlama {
   bool chat_template = true;
   uint32_t seed = 7;
   std::string name = "Tiny Llama";
-  std::string arch = "llama";  // "qwen2" adds q/k/v biases, "qwen3" q/k norms and key_length
+  std::string arch = "llama";  // "qwen2" adds q/k/v biases, "qwen3" q/k norms and key_length;
+                               // "gemma2"/"gemma3": Gemma's norms and the tiny SentencePiece
+                               // vocabulary below (gemma3 with q/k norms)
   bool all_f32 = false;        // every weight F32 (for exact comparisons between conversions)
   bool zero_bias = false;      // qwen2's biases all zero (and no random numbers drawn for them)
   // ggml types of q, k, v, o, gate, up, down for layers 0 and 1 (then alternating), embedding
@@ -82,6 +84,21 @@ struct TinyLlama {
 // byte-level characters, then a few merges.
 std::vector<std::string> tiny_tokens();
 std::string tiny_llama_gguf(const TinyLlama& t = {});
+
+// A SentencePiece vocabulary entry as a GGUF stores it (type: 1 normal, 2 unknown, 3 control,
+// 4 user-defined, 6 byte).
+struct SpmPiece {
+  std::string text;
+  float score;
+  int32_t type;
+};
+// The tiny Gemma-style vocabulary: <pad> <eos> <bos> <unk> <start_of_turn> <end_of_turn> (ids
+// 0-5), the byte tokens <0x00>..<0xFF> (6-261), USER_DEFINED "\n\n" (262) and "  " (263, as
+// llama.cpp writes "▁▁"), then pieces scored -1, -2, ...: ▁ h e l o w r d ll he llo hello ▁hello
+// ▁w or ld ▁wor ▁world \n (264-282).
+std::vector<SpmPiece> tiny_spm_pieces();
+// tokenizer.ggml.* of a SentencePiece tokenizer (bos 2, eos 1, unk 3, pad 0, add_bos).
+void add_spm_tokenizer(GgufBuilder& g, const std::vector<SpmPiece>& pieces, bool add_space_prefix);
 
 // GPT-2's byte -> unicode character table, UTF-8 encoded.
 std::string byte_level_char(uint8_t b);

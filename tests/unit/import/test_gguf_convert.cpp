@@ -466,9 +466,9 @@ TEST(GgufConvert, Refusals) {
     return [=](GgufBuilder& g) { g.drop(key); g.u32(key, v); };
   };
   const std::vector<Case> cases = {
-      {"arch", set_str("general.architecture", "mamba"), "unsupported architecture 'mamba' (supported: llama, qwen2, qwen3)"},
+      {"arch", set_str("general.architecture", "mamba"), "unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, gemma2, gemma3)"},
       {"no arch", [](GgufBuilder& g) { g.drop("general.architecture"); }, "missing required GGUF key 'general.architecture'"},
-      {"spm", set_str("tokenizer.ggml.model", "llama"), "tokenizer.ggml.model 'llama' is not supported yet"},
+      {"wpm", set_str("tokenizer.ggml.model", "bert"), "tokenizer.ggml.model 'bert' is not supported yet"},
       {"pre", set_str("tokenizer.ggml.pre", "klingon"), "unsupported tokenizer.ggml.pre 'klingon'"},
       {"split", set_u32("split.count", 2), "split GGUF files are not supported"},
       {"layers", set_u32("llama.block_count", 0), "implausible block_count 0"},
