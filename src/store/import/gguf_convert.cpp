@@ -467,7 +467,8 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
       continue;
     }
     const bool direct = qt == TensorType::Q4_0 || qt == TensorType::Q4_1 || qt == TensorType::Q8_0;
-    const bool affine = !direct && options.keep_quantized && affine_bits(t.type) != 0;
+    const bool affine = !direct && options.keep_quantized && affine_bits(t.type) != 0 &&
+                        (options.requantize || affine_exact(t.type));
     if ((direct || affine) && hn.suffix == "weight" && t.ne.size() == 2) {
       const int64_t k = t.ne[0], n = t.ne[1];
       if (perm_heads) unpermute_map(meta, n, perm_heads);  // validates

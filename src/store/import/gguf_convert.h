@@ -11,10 +11,12 @@
 //   tokenizer.json + tokenizer_config.json (rebuilt from tokenizer.ggml.*, the chat template
 //       from tokenizer.chat_template), generation_config.json (eos = eos/eot/eom ids).
 //
-// Supported: architecture "llama" (Llama 2/3.x, SmolLM2, Mistral-as-llama), byte-level BPE
+// Supported: architectures "llama" (Llama 2/3.x, SmolLM2, Mistral-as-llama; the Python
+// prototype's scope), "qwen2", "qwen3", "gemma2" and "gemma3" (gguf_gemma.h); byte-level BPE
 // tokenizers ("gpt2" model; pre-tokenizers llama3/llama-bpe family, qwen2 family, smollm family,
-// gpt-2 family, default). Anything else is refused with a message naming what is unsupported,
-// before anything is written. Errors: Error("gguf", "<file>: ...").
+// gpt-2 family, default) and SentencePiece BPE ("llama" model, gguf_spm.h). Anything else is
+// refused with a message naming what is unsupported, before anything is written.
+// Errors: Error("gguf", "<file>: ...").
 #pragma once
 
 #include <atomic>
@@ -41,6 +43,9 @@ struct ConvertOptions {
   // requantized to 8-bit. Off (the default): dequantized to float16 as tools/gguf_to_mlx.py
   // does -- about 3.5x the size for a Q4_K_M file. The importers turn it on.
   bool keep_quantized = false;
+  // With keep_quantized: Q6_K and Q2_K (no exact MLX form) requantized to 8-bit (true: the
+  // smallest, not exact) or dequantized as without it (false; the importers' choice).
+  bool requantize = true;
 };
 
 struct ConvertReport {

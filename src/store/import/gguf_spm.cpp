@@ -52,6 +52,11 @@ std::vector<std::pair<int64_t, int64_t>> spm_merges(
       scores[i] = types[i] == 3 || types[i] == 4 ? 0.0 : sv->numbers[i];
     }
   }
+  // Each split of a token hashes both pieces: the work is the sum of squared token lengths
+  // (Gemma 3: 2.7e7). A hostile vocabulary of long tokens is refused rather than ground through.
+  uint64_t work = 0;
+  for (std::string_view t : tokens) work += static_cast<uint64_t>(t.size()) * t.size();
+  if (work > (uint64_t{1} << 30)) meta.fail("tokenizer.ggml.tokens: the tokens are too long to derive merges from");
   struct Merge {
     double score;
     int64_t left_chars, right_chars, left, right;

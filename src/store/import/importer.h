@@ -42,10 +42,14 @@ struct ImportOptions {
   // The GGUF's sha256 when already known and verified (an uploaded blob); else it is computed.
   std::optional<std::string> sha256;
   // Its log/cancel are filled in by the importer. keep_quantized is on by default here: K-quants
-  // and Q5 types stay quantized (exactly, or 8-bit for Q6_K/Q2_K) instead of growing to float16.
+  // and Q5 types stay quantized exactly instead of growing to float16; Q6_K/Q2_K, which have
+  // no exact MLX form, are dequantized to float16 rather than requantized to 8-bit: every
+  // value then stays within float16 rounding of llama.cpp's, and Gemma-3-270M's import gives
+  // mlx-lm's greedy tokens, which 8-bit requantization does not (tests/unit/import).
   gguf::ConvertOptions convert = [] {
     gguf::ConvertOptions o;
     o.keep_quantized = true;
+    o.requantize = false;
     return o;
   }();
 };

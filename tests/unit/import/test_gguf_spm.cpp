@@ -98,6 +98,13 @@ TEST(GgufSpm, Refusals) {
        "tokenizer.ggml.remove_extra_whitespaces is not supported"},
       {"t5", [](GgufBuilder& g) { g.drop("tokenizer.ggml.model"); g.str("tokenizer.ggml.model", "t5"); },
        "tokenizer.ggml.model 't5' is not supported yet"},
+      {"long", [](GgufBuilder& g) {
+         std::vector<std::string> t;
+         for (const SpmPiece& p : tiny_spm_pieces()) t.push_back(p.text);
+         t[270] = std::string(40000, 'a');
+         g.drop("tokenizer.ggml.tokens");
+         g.strs("tokenizer.ggml.tokens", t);
+       }, "the tokens are too long to derive merges from"},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.what);
