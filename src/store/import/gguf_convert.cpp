@@ -55,18 +55,28 @@ const std::map<std::string, std::string, std::less<>> kGemmaLayerMap = {
     {"ffn_down", "mlp.down_proj"},
 };
 
+// phi3: fused projections, as llama.cpp and mlx-lm both keep them (attn_qkv = Q | K | V rows,
+// ffn_up = gate | up rows), so they are copied as they are, without a Q/K permutation.
+const std::map<std::string, std::string, std::less<>> kPhi3LayerMap = {
+    {"attn_norm", "input_layernorm"},     {"ffn_norm", "post_attention_layernorm"},
+    {"attn_qkv", "self_attn.qkv_proj"},   {"attn_output", "self_attn.o_proj"},
+    {"ffn_up", "mlp.gate_up_proj"},       {"ffn_down", "mlp.down_proj"},
+};
+const char* const kRopeFactors[2] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+
 // The architectures the converter writes. llama is what tools/gguf_to_mlx.py converts (the
 // byte-for-byte spec); qwen2 and qwen3 use the same GGUF names (qwen3 adds q/k norms) and, as
 // llama.cpp runs them with rotate-half RoPE, no Q/K permutation (reference §3, §4). gemma2 and
 // gemma3 (tools/make_gemma3_golden.py documents the facts) have four norms per block, stored
 // by llama.cpp as 1 + w, and their own config (gguf_gemma.cpp).
-enum class Arch { Llama, Qwen2, Qwen3, Gemma2, Gemma3 };
+enum class Arch { Llama, Qwen2, Qwen3, Gemma2, Gemma3, Phi3 };
 std::optional<Arch> arch_of(std::string_view name) {
   if (name == "llama") return Arch::Llama;
   if (name == "qwen2") return Arch::Qwen2;
   if (name == "qwen3") return Arch::Qwen3;
   if (name == "gemma2") return Arch::Gemma2;
   if (name == "gemma3") return Arch::Gemma3;
+  if (name == "phi3") return Arch::Phi3;
   return std::nullopt;
 }
 bool is_gemma(Arch a) { return a == Arch::Gemma2 || a == Arch::Gemma3; }
@@ -77,11 +87,12 @@ const char* arch_name(Arch a) {
     case Arch::Qwen3: return "qwen3";
     case Arch::Gemma2: return "gemma2";
     case Arch::Gemma3: return "gemma3";
+    case Arch::Phi3: return "phi3";
   }
   return "?";
 }
 const std::map<std::string, std::string, std::less<>>& layer_map(Arch a) {
-  return is_gemma(a) ? kGemmaLayerMap : kLayerMap;
+  return is_gemma(a) ? kGemmaLayerMap : a == Arch::Phi3 ? kPhi3LayerMap : kLayerMap;
 }
 bool has_qk_norm(Arch a) { return a == Arch::Qwen3 || a == Arch::Gemma3; }
 
@@ -326,7 +337,7 @@ std::string unsupported_reason(const Header& h) {
   if (!arch) return "missing required GGUF key 'general.architecture'";
   if (!arch->is_string()) return "general.architecture is not a string";
   if (!arch_of(arch->s))
-    return fmt::format("unsupported architecture '{}' (supported: llama, qwen2, qwen3, gemma2, gemma3)",
+    return fmt::format("unsupported architecture '{}' (supported: llama, qwen2, qwen3, gemma2, gemma3, phi3)",
                        tok::unicode::to_valid_utf8(arch->s.substr(0, 64)));
   if (const Value* sc = h.find("split.count"); sc && sc->f != 0 && sc->f != 1)
     return "split GGUF files are not supported";
@@ -360,13 +371,19 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   const int64_t n_kv = n_kv_v ? meta.as_int(A + "attention.head_count_kv", *n_kv_v) : n_head;
   if (n_head <= 0 || n_kv <= 0 || n_head % n_kv) meta.fail("bad head counts {}/{}", n_head, n_kv);
   int64_t head_dim = meta.opt_int(A + "attention.key_length").value_or(0);
-  if (!head_dim) head_dim = meta.opt_int(A + "rope.dimension_count").value_or(0);
+  if (!head_dim && arch != Arch::Phi3) head_dim = meta.opt_int(A + "rope.dimension_count").value_or(0);  // phi3: partial
   if (!head_dim) head_dim = hidden / n_head;
   if (auto vkey = meta.opt_int(A + "attention.value_length"); vkey && *vkey != head_dim)
     meta.fail("key_length != value_length is not supported for {}", rep.architecture);
   if (arch == Arch::Qwen2 && head_dim * n_head != hidden)  // mlx-lm's qwen2 takes hidden/heads
     meta.fail("qwen2 with head_dim {} != hidden/heads is not supported", head_dim);
-  if (auto rd = meta.opt_int(A + "rope.dimension_count"); rd && *rd != head_dim)
+  // phi3 may rotate part of each head (Phi-4-mini: 3/4): partial_rotary_factor in its config.
+  const int64_t rope_dims = meta.opt_int(A + "rope.dimension_count").value_or(head_dim);
+  if (arch == Arch::Phi3 && (rope_dims <= 0 || rope_dims > head_dim || rope_dims % 2))
+    meta.fail("rope.dimension_count {} does not fit head_dim {}", rope_dims, head_dim);
+  if (arch == Arch::Phi3 && head_dim * n_head != hidden)  // mlx-lm's phi3 takes hidden/heads
+    meta.fail("phi3 with head_dim {} != hidden/heads is not supported", head_dim);
+  if (auto rd = meta.opt_int(A + "rope.dimension_count"); rd && *rd != head_dim && arch != Arch::Phi3)
     meta.fail("partial rotary (rope.dimension_count {} != head_dim {}) is not supported by mlx-lm llama",
               *rd, head_dim);
   const int64_t ffn = meta.req_int(A + "feed_forward_length");
@@ -398,6 +415,10 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   const int64_t q_rows = n_head * head_dim, kv_rows = n_kv * head_dim;
   for (const TensorInfo& t : h.tensors) {
     if (t.name == "rope_freqs.weight" && llama) continue;
+    if (arch == Arch::Phi3 && (t.name == kRopeFactors[0] || t.name == kRopeFactors[1])) {
+      if (t.ne != std::vector<int64_t>{rope_dims / 2}) meta.fail("{} must have rope.dimension_count/2 values", t.name);
+      continue;
+    }
     const HfName hn = hf_module_name(meta, t.name, arch);
     if (hn.layer >= n_layers)
       meta.fail("tensor '{}' belongs to layer {}, but block_count is {}", t.name, hn.layer, n_layers);
@@ -411,6 +432,8 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
       else if (p == "attn_q") want = {hidden, q_rows};
       else if (p == "attn_k" || p == "attn_v") want = {hidden, kv_rows};
       else if (p == "attn_output") want = {q_rows, hidden};
+      else if (p == "ffn_up" && arch == Arch::Phi3) want = {hidden, 2 * ffn};
+      else if (p == "attn_qkv") want = {hidden, q_rows + 2 * kv_rows};
       else if (p == "ffn_gate" || p == "ffn_up") want = {hidden, ffn};
       else if (p == "ffn_down") want = {ffn, hidden};
       else if (p == "attn_q_norm" || p == "attn_k_norm") want = {head_dim};
@@ -446,6 +469,14 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
       dequantize(t.type, t.data, t.elements, freqs.data());
       rope_scaling = llama3_rope_scaling(meta, freqs, rope_theta, head_dim,
                                          meta.opt_int(A + "rope.scaling.original_context_length"));
+      continue;
+    }
+    if (arch == Arch::Phi3 && (t.name == kRopeFactors[0] || t.name == kRopeFactors[1])) {
+      if (!can_dequantize(t.type)) meta.fail("{} has type {}", t.name, type_name(t.type));
+      std::vector<float> f(static_cast<size_t>(t.elements));
+      dequantize(t.type, t.data, t.elements, f.data());
+      if (rope_scaling.is_null()) rope_scaling = OJson{{"type", "longrope"}};
+      rope_scaling[t.name == kRopeFactors[0] ? "long_factor" : "short_factor"] = f;
       continue;
     }
     const HfName hn = hf_module_name(meta, t.name, arch);
@@ -592,6 +623,8 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
           missing.push_back(fmt::format("model.layers.{}.{}.bias", i, m));
   if (!missing.empty()) meta.fail("missing tensors: {}", join_missing(missing));
   const bool attention_bias = out_names.count("model.layers.0.self_attn.q_proj.bias") > 0;
+  if (arch == Arch::Phi3 && rope_scaling.is_object() && !rope_scaling.contains("long_factor"))
+    meta.fail("{} without {} cannot be used (mlx-lm's longrope needs the long factors)", kRopeFactors[1], kRopeFactors[0]);
   if (rope_scaling.is_null()) {
     if (auto stype = meta.opt_string(A + "rope.scaling.type"); stype && !stype->empty() && *stype != "none") {
       const double factor = meta.as_float(A + "rope.scaling.factor", meta.req(A + "rope.scaling.factor"));
@@ -686,7 +719,8 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   const OJson eos = eos_ids.size() == 1 ? eos_ids[0] : eos_ids;
 
   OJson config;
-  config["architectures"] = OJson::array({llama ? "LlamaForCausalLM" : arch == Arch::Qwen2 ? "Qwen2ForCausalLM" : "Qwen3ForCausalLM"});
+  config["architectures"] = OJson::array({llama ? "LlamaForCausalLM" : arch == Arch::Qwen2 ? "Qwen2ForCausalLM"
+                                          : arch == Arch::Phi3 ? "Phi3ForCausalLM" : "Qwen3ForCausalLM"});
   config["model_type"] = rep.architecture;
   config["hidden_size"] = hidden;
   config["num_hidden_layers"] = n_layers;
@@ -703,6 +737,11 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   if (arch != Arch::Qwen2) config["attention_bias"] = attention_bias;
   if (llama) config["mlp_bias"] = false;
   if (arch == Arch::Qwen2) config["use_sliding_window"] = false;
+  if (arch == Arch::Phi3) {
+    if (rope_dims != head_dim) config["partial_rotary_factor"] = static_cast<double>(rope_dims) / static_cast<double>(head_dim);
+    if (auto orig = meta.opt_int(A + "rope.scaling.original_context_length"); orig && *orig > 0)
+      config["original_max_position_embeddings"] = *orig;
+  }
   if (is_gemma(arch)) {
     for (const auto& [k, v] : gemma.items()) config[k] = v;
   } else {

@@ -12,7 +12,7 @@
 //       from tokenizer.chat_template), generation_config.json (eos = eos/eot/eom ids).
 //
 // Supported: architectures "llama" (Llama 2/3.x, SmolLM2, Mistral-as-llama; the Python
-// prototype's scope), "qwen2", "qwen3", "gemma2" and "gemma3" (gguf_gemma.h); byte-level BPE
+// prototype's scope), "qwen2", "qwen3", "gemma2", "gemma3" (gguf_gemma.h) and "phi3"; byte-level BPE
 // tokenizers ("gpt2" model; pre-tokenizers llama3/llama-bpe family, qwen2 family, smollm family,
 // gpt-2 family, default) and SentencePiece BPE ("llama" model, gguf_spm.h). Anything else is
 // refused with a message naming what is unsupported, before anything is written.

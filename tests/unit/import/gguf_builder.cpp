@@ -349,6 +349,41 @@ std::string tiny_llama_gguf(const TinyLlama& t) {
       g.tensor(p + "attn_k_norm.weight", {HD}, 0, floats(HD, 0.1f, 1.0f, 0));
     }
   }
+  if (t.arch == "phi3") {
+    // The same function as the llama model of the same seed: Q/K rows back in Hugging Face
+    // order (GGUF row h*hd + 2b + a -> HF row h*hd + a*hd/2 + b), then fused as llama.cpp
+    // writes phi3: attn_qkv = Q | K | V, ffn_up = gate | up.
+    auto take = [&](const std::string& name) {
+      const std::string d = *g.data_of(name);
+      g.drop(name);
+      return d;
+    };
+    auto unpermute = [&](const std::string& d, int heads) {
+      const size_t rows = static_cast<size_t>(heads * HD), row = d.size() / rows;
+      std::string hf(d.size(), '\0');
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t h = r / HD, a = (r % HD) / (HD / 2), b = r % (HD / 2);
+        std::memcpy(hf.data() + r * row, d.data() + (h * HD + 2 * b + a) * row, row);
+      }
+      return hf;
+    };
+    for (int i = 0; i < t.layers; ++i) {
+      const std::string p = "blk." + std::to_string(i) + ".";
+      const uint32_t* ty = t.layer_types.data() + 7 * (i % 2);
+      if (!t.all_f32 && (ty[0] != ty[1] || ty[1] != ty[2] || ty[4] != ty[5]))
+        throw std::runtime_error("tiny_llama_gguf: phi3 needs one type for q/k/v and one for gate/up");
+      const uint32_t qkv_type = t.all_f32 ? 0 : ty[0], gu_type = t.all_f32 ? 0 : ty[4];
+      const std::string q = unpermute(take(p + "attn_q.weight"), NH), k = unpermute(take(p + "attn_k.weight"), NKV);
+      g.tensor(p + "attn_qkv.weight", {H, (NH + 2 * NKV) * HD}, qkv_type, q + k + take(p + "attn_v.weight"));
+      const std::string gate = take(p + "ffn_gate.weight");
+      g.tensor(p + "ffn_up.weight", {H, 2 * F}, gu_type, gate + take(p + "ffn_up.weight"));
+    }
+    if (t.rope_factors) {
+      g.tensor("rope_factors_long.weight", {HD / 2}, 0, floats(HD / 2, 0.5f, 2.0f, 0));
+      g.tensor("rope_factors_short.weight", {HD / 2}, 0, floats(HD / 2, 0.1f, 1.0f, 0));
+      g.u32(A + "rope.scaling.original_context_length", 256);
+    }
+  }
   if (t.edit) t.edit(g);
   return g.build();
 }

@@ -70,7 +70,10 @@ struct TinyLlama {
   std::string name = "Tiny Llama";
   std::string arch = "llama";  // "qwen2" adds q/k/v biases, "qwen3" q/k norms and key_length;
                                // "gemma2"/"gemma3": Gemma's norms and the tiny SentencePiece
-                               // vocabulary below (gemma3 with q/k norms)
+                               // vocabulary below (gemma3 with q/k norms); "phi3": the
+                               // llama weights of the same seed fused (attn_qkv, ffn_up =
+                               // gate | up; needs all_f32 or equal q/k/v and gate/up types)
+  bool rope_factors = false;   // phi3: rope_factors_long/short (longrope), original context 256
   bool all_f32 = false;        // every weight F32 (for exact comparisons between conversions)
   bool zero_bias = false;      // qwen2's biases all zero (and no random numbers drawn for them)
   // ggml types of q, k, v, o, gate, up, down for layers 0 and 1 (then alternating), embedding

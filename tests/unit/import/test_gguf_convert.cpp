@@ -466,7 +466,7 @@ TEST(GgufConvert, Refusals) {
     return [=](GgufBuilder& g) { g.drop(key); g.u32(key, v); };
   };
   const std::vector<Case> cases = {
-      {"arch", set_str("general.architecture", "mamba"), "unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, gemma2, gemma3)"},
+      {"arch", set_str("general.architecture", "mamba"), "unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, gemma2, gemma3, phi3)"},
       {"no arch", [](GgufBuilder& g) { g.drop("general.architecture"); }, "missing required GGUF key 'general.architecture'"},
       {"wpm", set_str("tokenizer.ggml.model", "bert"), "tokenizer.ggml.model 'bert' is not supported yet"},
       {"pre", set_str("tokenizer.ggml.pre", "klingon"), "unsupported tokenizer.ggml.pre 'klingon'"},

@@ -332,6 +332,28 @@ TEST(ImportParity, RealKQuantBlocks) {
   EXPECT_GT(checked, 0);
 }
 
+// Imports a GGUF into dir/mlx and returns the engine's logits of a fixed prompt.
+Logits import_and_prefill(const std::string& gguf_bytes, const fs::path& dir) {
+  fs::create_directories(dir / "mlx");
+  write_bytes(dir / "m.gguf", gguf_bytes);
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  gguf::convert_to_mlx(*f, dir / "mlx");
+  auto backend = create_backend("cpu", 2);
+  auto model = load_model((dir / "mlx").string(), *backend, ModelOptions{});
+  auto cache = backend->create_kv_cache(model->kv_spec(1, 64, 64));
+  Logits logits;
+  prefill(*model, *cache, cache->alloc_seq(), {1, 72, 101, 108, 262, 2, 40, 50}, 64, &logits, nullptr);
+  return logits;
+}
+
+void expect_same_logits(const Logits& a, const Logits& b) {
+  ASSERT_EQ(a.data.size(), b.data.size());
+  for (int64_t p = 0; p < a.rows; ++p) {
+    const RowDiff d = row_diff(a.row(p), b.row(p), a.vocab);
+    EXPECT_LE(d.max_abs / std::max(1.0, d.ref_scale), 1e-5) << "position " << p;
+  }
+}
+
 // qwen2's conversion against llama's, which is checked against the Python above: the same
 // weights written as a llama GGUF (Q/K rows permuted, no biases) and as a qwen2 GGUF (rows in
 // Hugging Face order, zero q/k/v biases) are the same function, so the engine must give the same
@@ -358,28 +380,26 @@ TEST(ImportParity, Qwen2EqualsTheSameWeightsAsLlama) {
         *d = hf;
       }
   };
-  const std::string qwen_gguf = tiny_llama_gguf(q);
   const fs::path work = temp_dir("import-qwen2-vs-llama");
-  Logits logits[2];
-  int i = 0;
-  for (const std::string* bytes : {&llama_gguf, &qwen_gguf}) {
-    const fs::path dir = work / std::to_string(i);
-    fs::create_directories(dir / "mlx");
-    write_bytes(dir / "m.gguf", *bytes);
-    auto f = gguf::File::open((dir / "m.gguf").string());
-    gguf::convert_to_mlx(*f, dir / "mlx");
-    auto backend = create_backend("cpu", 2);
-    auto model = load_model((dir / "mlx").string(), *backend, ModelOptions{});
-    auto cache = backend->create_kv_cache(model->kv_spec(1, 64, 64));
-    prefill(*model, *cache, cache->alloc_seq(), {1, 72, 101, 108, 262, 2, 40, 50}, 64, &logits[i], nullptr);
-    ++i;
-  }
-  ASSERT_EQ(logits[0].data.size(), logits[1].data.size());
-  for (int64_t p = 0; p < logits[0].rows; ++p) {
-    const RowDiff d = row_diff(logits[0].row(p), logits[1].row(p), logits[0].vocab);
-    EXPECT_LE(d.max_abs / std::max(1.0, d.ref_scale), 1e-5) << "position " << p;
-  }
+  expect_same_logits(import_and_prefill(llama_gguf, work / "llama"), import_and_prefill(tiny_llama_gguf(q), work / "qwen2"));
   fs::remove_all(work);
+}
+
+// phi3 the same way: the llama weights with Q/K rows in HF order, fused into attn_qkv and
+// ffn_up = gate | up (gguf_builder.h), run by the engine's phi3 (fused projections, rotate-half
+// RoPE) must give llama's logits; untied and tied heads.
+TEST(ImportParity, Phi3EqualsTheSameWeightsAsLlama) {
+  for (const bool tied : {false, true}) {
+    TinyLlama base;
+    base.all_f32 = true;
+    base.tied = tied;
+    TinyLlama phi = base;
+    phi.arch = "phi3";
+    const fs::path work = temp_dir("import-phi3-vs-llama");
+    expect_same_logits(import_and_prefill(tiny_llama_gguf(base), work / "llama"),
+                       import_and_prefill(tiny_llama_gguf(phi), work / "phi3"));
+    fs::remove_all(work);
+  }
 }
 
 }  // namespace
