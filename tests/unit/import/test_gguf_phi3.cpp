@@ -10,9 +10,9 @@
 
 #include "format/model_dir.h"
 #include "gguf_builder.h"
+#include "refusal_util.h"
 #include "store/import/gguf.h"
 #include "store/import/gguf_convert.h"
-#include "util/error.h"
 
 namespace ollmlx::test {
 namespace {
@@ -90,18 +90,7 @@ TEST(GgufPhi3, Refusals) {
     t.all_f32 = true;
     t.rope_factors = true;
     t.edit = k.edit;
-    const fs::path work = temp_dir("gguf-phi3-refuse");
-    write_bytes(work / "m.gguf", tiny_llama_gguf(t));
-    fs::create_directories(work / "out");
-    try {
-      auto f = gguf::File::open((work / "m.gguf").string());
-      gguf::convert_to_mlx(*f, work / "out");
-      ADD_FAILURE() << "converted; expected: " << k.message;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(k.message), std::string::npos) << e.what();
-    }
-    EXPECT_TRUE(fs::is_empty(work / "out")) << "files written before the refusal";
-    fs::remove_all(work);
+    expect_refused(t, k.message);
   }
 }
 
