@@ -95,6 +95,11 @@ const std::map<std::string, std::string, std::less<>>& layer_map(Arch a) {
   return is_gemma(a) ? kGemmaLayerMap : a == Arch::Phi3 ? kPhi3LayerMap : kLayerMap;
 }
 bool has_qk_norm(Arch a) { return a == Arch::Qwen3 || a == Arch::Gemma3; }
+// Ollama's own gemma3 GGUFs carry the vision tower in the model file: the text model is
+// imported without it.
+bool is_vision(Arch a, const std::string& name) {
+  return a == Arch::Gemma3 && (name.rfind("v.", 0) == 0 || name.rfind("mm.", 0) == 0);
+}
 
 struct HfName {
   std::string module;  // "model.layers.3.self_attn.q_proj"
@@ -414,7 +419,7 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   if (vocab <= 0 || vocab > (int64_t{1} << 31)) meta.fail("implausible vocab_size {}", vocab);
   const int64_t q_rows = n_head * head_dim, kv_rows = n_kv * head_dim;
   for (const TensorInfo& t : h.tensors) {
-    if (t.name == "rope_freqs.weight" && llama) continue;
+    if ((t.name == "rope_freqs.weight" && llama) || is_vision(arch, t.name)) continue;
     if (arch == Arch::Phi3 && (t.name == kRopeFactors[0] || t.name == kRopeFactors[1])) {
       if (t.ne != std::vector<int64_t>{rope_dims / 2}) meta.fail("{} must have rope.dimension_count/2 values", t.name);
       continue;
@@ -451,6 +456,7 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
     }
   }
   // ---- plan every output tensor
+  int skipped_vision = 0;
   std::vector<Out> outs;
   std::set<std::string> out_names;
   std::vector<std::pair<std::string, QParam>> qparams;  // module -> params, tensor order
@@ -463,6 +469,10 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   };
   for (const TensorInfo& t : h.tensors) {
     rep.tensor_types[type_name(t.type)] += 1;
+    if (is_vision(arch, t.name)) {
+      ++skipped_vision;
+      continue;
+    }
     if (t.name == "rope_freqs.weight" && llama) {
       if (!can_dequantize(t.type)) meta.fail("rope_freqs.weight has type {}", type_name(t.type));
       std::vector<float> freqs(static_cast<size_t>(t.elements));
@@ -779,6 +789,7 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
   else
     log(fmt::format("dequantized {} tensor(s) with no exact MLX form: {}", rep.dequantized.size(),
                     fmt::join(rep.dequantized, ", ")));
+  if (skipped_vision) log(fmt::format("skipped {} vision tensor(s) (v.*, mm.*): text model only", skipped_vision));
   return rep;
 }
 

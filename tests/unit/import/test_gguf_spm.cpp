@@ -191,6 +191,23 @@ TEST(GgufGemma, Gemma3And2EndToEnd) {
   }
 }
 
+// Ollama's gemma3 GGUFs hold the vision tower too: the text model is imported without it.
+TEST(GgufGemma, VisionTensorsAreLeftOut) {
+  TinyLlama t;
+  t.arch = "gemma3";
+  t.tied = true;
+  t.edit = [](GgufBuilder& g) {
+    g.tensor("v.blk.0.attn_q.weight", {8, 8}, 0, std::string(256, '\0'));
+    g.tensor("mm.input_projection.weight", {8, 64}, 0, std::string(2048, '\0'));
+  };
+  const Converted c = convert_tiny(t, "vision");
+  const Json index = Json::parse(read_bytes(c.dir / "model.safetensors.index.json"));
+  for (const auto& [name, file] : index["weight_map"].items())
+    EXPECT_EQ(name.rfind("model.", 0), 0u) << name;
+  EXPECT_TRUE(index["weight_map"].contains("model.layers.1.self_attn.k_norm.weight"));
+  fs::remove_all(c.dir.parent_path());
+}
+
 TEST(GgufGemma, Refusals) {
   struct Case {
     const char* arch;
