@@ -48,7 +48,9 @@ TEST(GgufPhi3, FusedTensorsAndConfig) {
   EXPECT_EQ(cfg["original_max_position_embeddings"], 256);
   EXPECT_EQ(cfg["rope_scaling"]["type"], "longrope");
   const gguf::TensorInfo* lf = f->header().tensor("rope_factors_long.weight");
-  const Json want_long = std::vector<float>(reinterpret_cast<const float*>(lf->data), reinterpret_cast<const float*>(lf->data) + 6);
+  std::vector<float> long_factor(6);
+  std::memcpy(long_factor.data(), lf->data, 6 * 4);
+  const Json want_long = long_factor;
   EXPECT_EQ(cfg["rope_scaling"]["long_factor"], want_long);
   EXPECT_EQ(cfg["rope_scaling"]["short_factor"].size(), 6u);
 
