@@ -79,8 +79,26 @@ class Backend {
   virtual Tensor embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) = 0;
   // x [T, K] -> x W^T (+ bias) [T, N].
   virtual Tensor linear(const Tensor& x, const Linear& w) = 0;
+  // x [T, K] through several layers of the same input size (q/k/v, gate/up): exactly linear()
+  // of each; a backend may run them as one launch.
+  virtual std::vector<Tensor> linear_multi(const Tensor& x, const std::vector<const Linear*>& ws) {
+    std::vector<Tensor> out;
+    out.reserve(ws.size());
+    for (const Linear* w : ws) out.push_back(linear(x, *w));
+    return out;
+  }
   // RMSNorm over the last dim: w * (x * rsqrt(mean(x^2) + eps)); x [T, D], w [D].
   virtual Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) = 0;
+  // The residual add and the norm after it: {s = add(a, b), rms_norm(s, w, eps)}, exactly those
+  // two ops; a backend may fuse them.
+  struct SumAndNorm {
+    Tensor sum, norm;
+  };
+  virtual SumAndNorm add_rms_norm(const Tensor& a, const Tensor& b, const Tensor& w, float eps) {
+    Tensor s = add(a, b);
+    Tensor n = rms_norm(s, w, eps);
+    return {std::move(s), std::move(n)};
+  }
   // Same norm applied to each head_dim-sized slice of x [T, H*head_dim] (qwen3/gemma3 q/k norms).
   virtual Tensor rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) = 0;
   virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
@@ -93,6 +111,15 @@ class Backend {
   virtual Tensor scale(const Tensor& x, float s) = 0;
   // act(gate) * up, elementwise; gate/up [T, F].
   virtual Tensor gated_act(const Tensor& gate, const Tensor& up, Activation act) = 0;
+  // linear(gated_act(gate, up, act), w): the MLP's down projection of its gated activation,
+  // exactly those two ops; a backend may compute the activation as it reads the input. Taken by
+  // value: a caller that moves its tensors in lets their buffers go before the product's.
+  virtual Tensor linear_gated(Tensor gate, Tensor up, Activation act, const Linear& w) {
+    Tensor a = gated_act(gate, up, act);
+    gate = Tensor();
+    up = Tensor();
+    return linear(a, w);
+  }
   // tanh(x / cap) * cap.
   virtual Tensor softcap(const Tensor& x, float cap) = 0;
   // Rotary embedding of x [T, n_heads*head_dim] at the rows' positions.

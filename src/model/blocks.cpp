@@ -15,9 +15,10 @@ namespace ollmlx::blocks {
 Tensor Attention::forward(Backend& be, const Tensor& x, KvCache& cache,
                           const BatchLayout& batch) const {
   const int H = params.n_heads, KV = params.n_kv_heads, hd = params.head_dim;
-  Tensor qt = be.linear(x, q);  // [T, H*hd]
-  Tensor kt = be.linear(x, k);  // [T, KV*hd]
-  Tensor vt = be.linear(x, v);  // [T, KV*hd]
+  std::vector<Tensor> qkv = be.linear_multi(x, {&q, &k, &v});
+  Tensor qt = std::move(qkv[0]);  // [T, H*hd]
+  Tensor kt = std::move(qkv[1]);  // [T, KV*hd]
+  Tensor vt = std::move(qkv[2]);  // [T, KV*hd]
   if (!q_norm.empty()) qt = be.rms_norm_heads(qt, q_norm, norm_eps, hd);
   if (!k_norm.empty()) kt = be.rms_norm_heads(kt, k_norm, norm_eps, hd);
   qt = be.rope(qt, H, hd, batch, rope);
@@ -26,16 +27,18 @@ Tensor Attention::forward(Backend& be, const Tensor& x, KvCache& cache,
   return be.linear(a, o);
 }
 
-Tensor GatedMlp::forward(Backend& be, const Tensor& x) const {
-  Tensor g = be.linear(x, gate);  // [T, F]
-  Tensor u = be.linear(x, up);    // [T, F]
-  return be.linear(be.gated_act(g, u, act), down);
+Tensor GatedMlp::forward(Backend& be, Tensor x) const {
+  std::vector<Tensor> gu = be.linear_multi(x, {&gate, &up});  // 2 x [T, F]
+  x = Tensor();
+  return be.linear_gated(std::move(gu[0]), std::move(gu[1]), act, down);
 }
 
 Tensor PreNormBlock::forward(Backend& be, const Tensor& h, KvCache& cache,
                              const BatchLayout& batch) const {
-  Tensor x = be.add(h, attn.forward(be, be.rms_norm(h, attn_norm, eps), cache, batch));
-  return be.add(x, mlp.forward(be, be.rms_norm(x, mlp_norm, eps)));
+  Backend::SumAndNorm x = be.add_rms_norm(h, attn.forward(be, be.rms_norm(h, attn_norm, eps), cache, batch),
+                                          mlp_norm, eps);
+  Tensor m = mlp.forward(be, std::move(x.norm));
+  return be.add(x.sum, m);
 }
 
 Tensor SandwichBlock::forward(Backend& be, const Tensor& h, KvCache& cache,

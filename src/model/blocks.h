@@ -30,7 +30,8 @@ struct Attention {
 struct GatedMlp {
   Linear gate, up, down;  // gate/up [F, D], down [D, F]
   Activation act = Activation::Silu;
-  Tensor forward(Backend& be, const Tensor& x) const;  // x [T, D] -> [T, D]
+  // x [T, D] -> [T, D]; x by value: a caller that moves it in frees it before the activation.
+  Tensor forward(Backend& be, Tensor x) const;
 };
 
 // Sizes every decoder reads from its config (each architecture applies its own defaults and

@@ -113,17 +113,14 @@ std::vector<double> dequant_host(const Linear& l) {
   return w;
 }
 
-void run_linear_case(Backend& gpu, Backend& cpu, const Linear& host, DType act, int64_t T, Rng& rng,
-                     const std::string& what) {
-  const std::vector<float> xv = round_dt(act, normal_vec(rng, static_cast<size_t>(T * host.in)));
+// `got` (the GPU's x W^T for x = xv [T, in]) against the CPU backend, within the tolerance of
+// the path the GPU took.
+void check_linear(Backend& cpu, const Linear& host, DType act, int64_t T,
+                  const std::vector<float>& xv, const std::vector<float>& got,
+                  const std::string& what) {
   const Tensor xh = act_tensor(xv, T, host.in);
-  const Tensor xd = gpu.load_tensor(xh);
-  const Linear wd = gpu.load_linear(host);
-  for (Backend* b : {&gpu, &cpu}) {
-    b->set_activation_dtype(act);
-    b->begin_pass();
-  }
-  const std::vector<float> got = to_vec(gpu, gpu.linear(xd, wd));
+  cpu.set_activation_dtype(act);
+  cpu.begin_pass();
   const std::vector<float> ref = to_vec(cpu, cpu.linear(xh, host));
   const std::vector<double> w = dequant_host(host);
   std::vector<double> mag(static_cast<size_t>(T * host.out));
@@ -143,6 +140,16 @@ void run_linear_case(Backend& gpu, Backend& cpu, const Linear& host, DType act, 
   const double c = !gemm_path || act == DType::F32 ? 1e-5 : act == DType::BF16 ? 1.0 / 256 : 1.0 / 1024;
   EXPECT_TRUE(close(got, ref,
                     [&](size_t i) { return ulpf(act, got[i], ref[i]) + c * mag[i]; }, what));
+}
+
+void run_linear_case(Backend& gpu, Backend& cpu, const Linear& host, DType act, int64_t T, Rng& rng,
+                     const std::string& what) {
+  const std::vector<float> xv = round_dt(act, normal_vec(rng, static_cast<size_t>(T * host.in)));
+  const Tensor xd = gpu.load_tensor(act_tensor(xv, T, host.in));
+  const Linear wd = gpu.load_linear(host);
+  gpu.set_activation_dtype(act);
+  gpu.begin_pass();
+  check_linear(cpu, host, act, T, xv, to_vec(gpu, gpu.linear(xd, wd)), what);
 }
 
 Linear random_affine(Rng& rng, int64_t N, int64_t K, int bits, int gs, DType sdt, bool with_bias) {
@@ -185,6 +192,95 @@ TEST_F(CudaOps, LinearLargeShapes) {
   }
   const Linear down = random_affine(rng, 64, 8192, 4, 64, DType::BF16, false);
   run_linear_case(gpu(), cpu(), down, DType::BF16, 1, rng, "down-proj shape 4-bit T=1");
+  // The decode GEMV (T <= 8) with groups of 32 and 128 on the tiled layout: several load
+  // batches per warp, K split over blocks, a partial last block of 4 tiles, every scale dtype.
+  for (int gs : {32, 128}) {
+    for (DType sdt : {DType::BF16, DType::F16, DType::F32}) {
+      const Linear l = random_affine(rng, 200, gs == 32 ? 1536 : 4096, 4, gs, sdt, gs == 32);
+      for (DType act : {DType::BF16, DType::F16})
+        for (int64_t T : {1, 3, 8})
+          run_linear_case(gpu(), cpu(), l, act, T, rng,
+                          "decode gemv g" + std::to_string(gs) + " " + dt_name(sdt) + " act " +
+                              dt_name(act) + " T=" + std::to_string(T));
+    }
+  }
+}
+
+// Several matrices sharing x in one call (q/k/v, gate/up): each output as linear() computes it,
+// whether the backend runs them as one launch (4-bit tiled, T <= 8) or falls back.
+TEST_F(CudaOps, LinearMulti) {
+  Rng rng(15);
+  for (int bits : {4, 8}) {
+    std::vector<Linear> hosts = {random_affine(rng, 512, 1024, bits, 64, DType::BF16, true),
+                                 random_affine(rng, 128, 1024, bits, 64, DType::BF16, true),
+                                 random_affine(rng, 72, 1024, bits, 64, DType::BF16, false)};
+    std::vector<Linear> devs;
+    for (const Linear& h : hosts) devs.push_back(gpu().load_linear(h));
+    for (DType act : {DType::BF16, DType::F16, DType::F32}) {
+      for (int64_t T : {1, 5, 8, 12}) {
+        const std::vector<float> xv = round_dt(act, normal_vec(rng, static_cast<size_t>(T * 1024)));
+        const Tensor xd = gpu().load_tensor(act_tensor(xv, T, 1024));
+        gpu().set_activation_dtype(act);
+        gpu().begin_pass();
+        const std::vector<Tensor> ys = gpu().linear_multi(xd, {&devs[0], &devs[1], &devs[2]});
+        ASSERT_EQ(ys.size(), 3u);
+        for (size_t i = 0; i < 3; ++i)
+          check_linear(cpu(), hosts[i], act, T, xv, to_vec(gpu(), ys[i]),
+                       "linear_multi " + std::to_string(bits) + "-bit matrix " + std::to_string(i) +
+                           " act " + dt_name(act) + " T=" + std::to_string(T));
+      }
+    }
+  }
+}
+
+// The down projection of the gated activation computed while the GEMV stages its input: bit for
+// bit linear(gated_act(gate, up)) (the same activation code and rounding, the same kernel).
+TEST_F(CudaOps, LinearGatedEqualsSeparateOps) {
+  Rng rng(17);
+  for (int bits : {4, 8}) {
+    const Linear host = random_affine(rng, 320, 1536, bits, 64, DType::BF16, false);
+    const Linear w = gpu().load_linear(host);
+    for (Activation a : {Activation::Silu, Activation::GeluTanh}) {
+      for (DType act : {DType::BF16, DType::F16, DType::F32}) {
+        for (int64_t T : {1, 4, 8, 11}) {
+          const auto n = static_cast<size_t>(T * 1536);
+          const Tensor g = gpu().load_tensor(act_tensor(round_dt(act, normal_vec(rng, n)), T, 1536));
+          const Tensor up = gpu().load_tensor(act_tensor(round_dt(act, normal_vec(rng, n)), T, 1536));
+          gpu().set_activation_dtype(act);
+          gpu().begin_pass();
+          const std::vector<float> fused = to_vec(gpu(), gpu().linear_gated(g, up, a, w));
+          const std::vector<float> separate = to_vec(gpu(), gpu().linear(gpu().gated_act(g, up, a), w));
+          EXPECT_EQ(fused, separate) << bits << "-bit " << (a == Activation::Silu ? "silu" : "gelu")
+                                     << " act " << dt_name(act) << " T=" << T;
+        }
+      }
+    }
+  }
+}
+
+// The residual add fused with the norm after it: both outputs exactly the separate ops' (the
+// same float32 arithmetic and rounding), for both kernel shapes (warp rows, block rows).
+TEST_F(CudaOps, AddRmsNormEqualsSeparateOps) {
+  Rng rng(16);
+  for (int64_t dim : {576, 2048, 10000}) {
+    for (DType act : {DType::BF16, DType::F32}) {
+      const int64_t T = 3;
+      const std::vector<float> av = round_dt(act, normal_vec(rng, static_cast<size_t>(T * dim)));
+      const std::vector<float> bv = round_dt(act, normal_vec(rng, static_cast<size_t>(T * dim)));
+      const Tensor wh = param_tensor(DType::BF16, normal_vec(rng, static_cast<size_t>(dim)), {dim});
+      const Tensor a = gpu().load_tensor(act_tensor(av, T, dim));
+      const Tensor b = gpu().load_tensor(act_tensor(bv, T, dim));
+      const Tensor w = gpu().load_tensor(wh);
+      gpu().set_activation_dtype(act);
+      gpu().begin_pass();
+      const Backend::SumAndNorm fused = gpu().add_rms_norm(a, b, w, 1e-5f);
+      const Tensor sum = gpu().add(a, b);
+      const Tensor norm = gpu().rms_norm(sum, w, 1e-5f);
+      const std::string what = "dim " + std::to_string(dim) + " act " + dt_name(act);
+      EXPECT_EQ(to_vec(gpu(), fused.sum), to_vec(gpu(), sum)) << what;
+      EXPECT_EQ(to_vec(gpu(), fused.norm), to_vec(gpu(), norm)) << what;
+    }
+  }
 }
 
 TEST_F(CudaOps, LinearDense) {

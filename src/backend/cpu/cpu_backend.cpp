@@ -215,6 +215,18 @@ Tensor CpuBackend::gated_act(const Tensor& gate, const Tensor& up, Activation ac
   return y;
 }
 
+// When this call holds the only reference to the gate's buffer (the MLP's own intermediate,
+// moved in), the activation overwrites it: one [T, F] buffer less at a long prefill's peak.
+Tensor CpuBackend::linear_gated(Tensor gate, Tensor up, Activation act, const Linear& w) {
+  expect_same("gated_act", gate, up);
+  if (gate.owner.use_count() != 1 || up.data == gate.data)
+    return Backend::linear_gated(std::move(gate), std::move(up), act, w);
+  cpu::gated_act(pool_, gate.ptr<float>(), up.ptr<float>(), gate.numel(), act, gate.ptr<float>());
+  finish(gate);
+  up = Tensor();
+  return linear(gate, w);
+}
+
 Tensor CpuBackend::softcap(const Tensor& x, float cap) {
   expect_2d("softcap", x);
   Tensor y = alloc(x.dim(0), x.dim(1));

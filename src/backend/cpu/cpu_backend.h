@@ -57,6 +57,7 @@ class CpuBackend final : public Backend {
   Tensor add_clipped(const Tensor& a, const Tensor& b, float bound) override;
   Tensor scale(const Tensor& x, float s) override;
   Tensor gated_act(const Tensor& gate, const Tensor& up, Activation act) override;
+  Tensor linear_gated(Tensor gate, Tensor up, Activation act, const Linear& w) override;
   Tensor softcap(const Tensor& x, float cap) override;
   Tensor rope(const Tensor& x, int n_heads, int head_dim, const BatchLayout& batch,
               const RopeSpec& spec) override;

@@ -76,6 +76,19 @@ __device__ __forceinline__ uint32_t packed_element(const uint32_t* row, int64_t 
   return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
 }
 
+// The gating activations (EwOp::Silu / GeluTanh, and the decode GEMV's gated input).
+__device__ __forceinline__ float silu(float g) {
+  const float e = expf(-fabsf(g));
+  const float num = g >= 0.0f ? 1.0f : e;
+  return g * (num / (1.0f + e));
+}
+
+__device__ __forceinline__ float gelu_tanh(float g) {
+  float u = 0.7978845608028654f * __fmaf_rn(0.044715f, g * g * g, g);
+  u = fminf(fmaxf(u, -10.0f), 10.0f);
+  return 0.5f * g * (1.0f + tanhf(u));
+}
+
 inline int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
 }  // namespace ollmlx::cuda

@@ -360,13 +360,14 @@ class CudaBackend final : public Backend {
     if (x.dim(1) != w.in)
       throw_error("cuda", "linear {}: input has {} features, layer expects {}", w.name, x.dim(1), w.in);
     const int64_t T = x.dim(0);
+    if (w.quantized() && w.quant.mode != QuantMode::Affine)
+      throw_error("cuda", "linear {}: {} is not supported by the cuda backend", w.name, quant_str(w.quant));
+    if (std::vector<Tensor> ys; try_q4dec(x, {&w}, ys)) return std::move(ys[0]);
     Tensor y = alloc(T, w.out);
     if (T == 0) return y;
     const void* bias = w.has_bias() ? w.bias.data : nullptr;
     note({2, u(w.weight.data), u(w.scales.data), u(w.biases.data), u(bias), u(T), u(x.data), u(y.data)});
     const Dt bias_dt = w.has_bias() ? to_dt(w.bias.dtype, "bias") : Dt::F32;
-    if (w.quantized() && w.quant.mode != QuantMode::Affine)
-      throw_error("cuda", "linear {}: {} is not supported by the cuda backend", w.name, quant_str(w.quant));
     if (w.quantized() && T <= std::max(kGemvMaxRows, kQ4mmaMaxRows)) {
       const QuantMatrix qm = quant_matrix(w);
       if (!qm.tiled && T <= kGemvMaxRows) {
@@ -404,6 +405,63 @@ class CudaBackend final : public Backend {
     return y;
   }
 
+  std::vector<Tensor> linear_multi(const Tensor& x, const std::vector<const Linear*>& ws) override {
+    expect_2d("linear", x);
+    if (std::vector<Tensor> ys; try_q4dec(x, ws, ys)) return ys;
+    return Backend::linear_multi(x, ws);
+  }
+
+  // The decode GEMV (T <= kQ4decMaxRows) over 1..kQ4decMaxJobs tiled 4-bit matrices that share
+  // x, in one launch. False (nothing done) when it does not apply: the caller takes linear().
+  Tensor linear_gated(Tensor gate, Tensor up, Activation a, const Linear& w) override {
+    expect_same("gated_act", gate, up);
+    if (std::vector<Tensor> ys; try_q4dec(gate, {&w}, ys, &up, a)) return std::move(ys[0]);
+    return Backend::linear_gated(std::move(gate), std::move(up), a, w);
+  }
+
+  // With `up`: the input is round_act(act(x) * up), computed while x is staged.
+  bool try_q4dec(const Tensor& x, const std::vector<const Linear*>& ws, std::vector<Tensor>& ys,
+                 const Tensor* up = nullptr, Activation gate_act = Activation::Silu) {
+    const int64_t T = x.dim(0);
+    if (T < 1 || T > kQ4decMaxRows || act_ == DType::F32 || ws.empty() ||
+        ws.size() > static_cast<size_t>(kQ4decMaxJobs))
+      return false;
+    Q4DecJobs j;
+    for (const Linear* w : ws) {
+      if (!w->quantized() || w->quant.mode != QuantMode::Affine || w->quant.bits != 4 || x.dim(1) != w->in)
+        return false;
+      j.m[j.n] = quant_matrix(*w);
+      j.bias[j.n] = w->has_bias() ? w->bias.data : nullptr;
+      j.bias_dt[j.n] = w->has_bias() ? to_dt(w->bias.dtype, "bias") : Dt::F32;
+      ++j.n;
+    }
+    if (!q4dec_compatible(j)) return false;
+    if (up) {
+      j.up = up->ptr<float>();
+      j.gate = gate_act == Activation::Silu ? 1 : 2;
+      note({22, u(up->data), u(j.gate)});
+    }
+    ys.clear();
+    for (int i = 0; i < j.n; ++i) {
+      const Linear& w = *ws[static_cast<size_t>(i)];
+      ys.push_back(alloc(T, w.out));
+      j.y[i] = ys.back().ptr<float>();
+      note({20, u(w.weight.data), u(w.scales.data), u(w.biases.data), u(j.bias[i]), u(T), u(x.data), u(j.y[i])});
+    }
+    const int splits = q4dec_splits(j, num_sms_);
+    float* part = nullptr;
+    int* counters = nullptr;
+    if (splits > 1) {
+      part = static_cast<float*>(scratch(kScratchQ4Part, static_cast<size_t>(q4dec_part_floats(j, splits)) * sizeof(float)));
+      counters = q4_counters(q4dec_counters(j));
+    }
+    if (live()) {
+      launch_qgemv_q4dec(j, x.ptr<float>(), static_cast<int>(T), act(), num_sms_, part, counters, stream_);
+      check_launch("linear (decode gemv)");
+    }
+    return true;
+  }
+
   Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override {
     expect_2d("rms_norm", x);
     if (w.numel() != x.dim(1))
@@ -433,6 +491,20 @@ class CudaBackend final : public Backend {
     return y;
   }
 
+  SumAndNorm add_rms_norm(const Tensor& a, const Tensor& b, const Tensor& w, float eps) override {
+    expect_same("add_rms_norm", a, b);
+    if (w.numel() != a.dim(1))
+      throw_error("cuda", "add_rms_norm: weight has {} elements for rows of {}", w.numel(), a.dim(1));
+    SumAndNorm r{alloc(a.dim(0), a.dim(1)), alloc(a.dim(0), a.dim(1))};
+    note({21, u(a.data), u(b.data), u(w.data), u(r.sum.data), u(r.norm.data), u(a.dim(0)), u(a.dim(1)),
+          u(std::bit_cast<uint32_t>(eps))});
+    if (live()) {
+      launch_add_rms_norm(a.ptr<float>(), b.ptr<float>(), a.dim(0), a.dim(1), w.data,
+                          to_dt(w.dtype, "rms_norm"), eps, act(), r.sum.ptr<float>(), r.norm.ptr<float>(), stream_);
+      check_launch("add_rms_norm");
+    }
+    return r;
+  }
   Tensor add(const Tensor& a, const Tensor& b) override {
     expect_same("add", a, b);
     return elementwise(EwOp::Add, a, &b, 0.0f, "add");
@@ -1089,9 +1161,11 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
     }
   }
   const int64_t base_blocks = static_cast<int64_t>(tiles.size()) * p.n_kv_heads * head_chunks;
-  const int64_t target = 2 * int64_t{num_sms_};
+  // Decode attention is latency-bound per block: about 3 blocks per SM measured best (H200, 1B
+  // shape at 512 and 3000 positions, against 2 and 4; BENCHMARKS.md).
+  const int64_t target = 3 * int64_t{num_sms_};
   constexpr int32_t kMinSplitKeys = 64;
-  constexpr int64_t kMaxDecodeSplits = 64;
+  constexpr int64_t kMaxDecodeSplits = 128;
   bool decode_pass = true;
   for (const SeqSpan& s : batch.seqs) decode_pass = decode_pass && s.count == 1;
   std::vector<AttnItem> items;

@@ -179,29 +179,49 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const AttnArgs a) {
   }
 }
 
+// One block per (row, head). The splits' statistics are read in parallel (a thread per split),
+// reduced in a fixed order, and each split's weight exp(max_s - max) kept in shared memory, so
+// the per-dimension sums are one pass of independent loads (the first version had every thread
+// walk the splits three times in dependent order: 8.7 us per layer on the 1B shape).
+__device__ __forceinline__ float block_reduce(float v, bool is_max, float* red) {
+  v = is_max ? warp_max(v) : warp_sum(v);
+  const int warp = static_cast<int>(threadIdx.x >> 5), lane = static_cast<int>(threadIdx.x & 31);
+  const int warps = static_cast<int>(blockDim.x >> 5);
+  __syncthreads();  // red may still be read from a previous reduction
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float r = red[0];
+  for (int w = 1; w < warps; ++w) r = is_max ? fmaxf(r, red[w]) : r + red[w];
+  return r;
+}
+
 __global__ void combine_kernel(const float* part, const int32_t* rows, int n_heads, int hd, Dt act,
                                float* out) {
+  __shared__ float wts[kMaxAttnSplits];
+  __shared__ float red[kThreads / 32];
   const int e = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
   const int64_t row = rows[3 * e];
   const int base = rows[3 * e + 1], ns = rows[3 * e + 2];
   const int64_t stride = static_cast<int64_t>(n_heads) * (hd + 2);
   const float* p0 = part + static_cast<int64_t>(base) * stride + static_cast<int64_t>(h) * (hd + 2);
   float mx = -INFINITY;
-  for (int s = 0; s < ns; ++s) {
+  for (int s = static_cast<int>(threadIdx.x); s < ns; s += blockDim.x) {
     const float* p = p0 + s * stride;
     if (p[hd + 1] > 0.0f) mx = fmaxf(mx, p[hd]);
   }
+  mx = block_reduce(mx, true, red);
   float l = 0.0f;
-  for (int s = 0; s < ns; ++s) {
+  for (int s = static_cast<int>(threadIdx.x); s < ns; s += blockDim.x) {
     const float* p = p0 + s * stride;
-    if (p[hd + 1] > 0.0f) l += expf(p[hd] - mx) * p[hd + 1];
+    const float w = p[hd + 1] > 0.0f ? expf(p[hd] - mx) : 0.0f;
+    wts[s] = w;
+    l += w * p[hd + 1];
   }
+  l = block_reduce(l, false, red);  // its barrier also publishes wts
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float acc = 0.0f;
-    for (int s = 0; s < ns; ++s) {
-      const float* p = p0 + s * stride;
-      if (p[hd + 1] > 0.0f) acc = __fmaf_rn(expf(p[hd] - mx), p[d], acc);
-    }
+#pragma unroll 8
+    for (int s = 0; s < ns; ++s) acc = __fmaf_rn(wts[s], p0[s * stride + d], acc);
     out[row * n_heads * hd + static_cast<int64_t>(h) * hd + d] = round_dt(acc / l, act);
   }
 }

@@ -58,8 +58,10 @@ __device__ __forceinline__ float norm_value(float xv, float inv, float wv, Dt ac
 
 // One warp per row, dim <= 32 * kWarpMaxV.
 constexpr int kWarpMaxV = 32;
-__global__ void rms_norm_warp_kernel(const float* x, int64_t rows, int64_t dim, const void* w,
-                                     Dt wdt, float eps, Dt act, float* y) {
+// ADD: x is a + b (the residual add, rounded to act as EwOp::Add), also written to `sum`.
+template <bool ADD>
+__global__ void rms_norm_warp_kernel(const float* x, const float* b, float* sum, int64_t rows,
+                                     int64_t dim, const void* w, Dt wdt, float eps, Dt act, float* y) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
@@ -70,7 +72,15 @@ __global__ void rms_norm_warp_kernel(const float* x, int64_t rows, int64_t dim, 
   for (int k = 0; k < kWarpMaxV; ++k) {
     const int64_t i = lane + 32 * k;
     xv[k] = i < dim ? xr[i] : 0.0f;
+    if constexpr (ADD) xv[k] = i < dim ? round_dt(xv[k] + b[row * dim + i], act) : 0.0f;
     wv[k] = i < dim ? load_dt(w, i, wdt) : 0.0f;
+  }
+  if constexpr (ADD) {
+#pragma unroll
+    for (int k = 0; k < kWarpMaxV; ++k) {
+      const int64_t i = lane + 32 * k;
+      if (i < dim) sum[row * dim + i] = xv[k];
+    }
   }
   float s = 0.0f;
 #pragma unroll
@@ -88,7 +98,9 @@ __global__ void rms_norm_warp_kernel(const float* x, int64_t rows, int64_t dim, 
 // a loop that reads the rest again.
 constexpr int kNormThreads = 512;
 constexpr int kBlockMaxV = 16;
-__global__ void __launch_bounds__(kNormThreads) rms_norm_block_kernel(const float* x, int64_t dim,
+template <bool ADD>
+__global__ void __launch_bounds__(kNormThreads) rms_norm_block_kernel(const float* x, const float* b,
+                                                                    float* sum, int64_t dim,
                                                                     const void* w, Dt wdt, float eps,
                                                                     Dt act, float* y) {
   __shared__ float part[kNormThreads / 32];
@@ -101,13 +113,25 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_block_kernel(const floa
   for (int k = 0; k < kBlockMaxV; ++k) {
     const int64_t i = tid + static_cast<int64_t>(kNormThreads) * k;
     xv[k] = i < dim ? xr[i] : 0.0f;
+    if constexpr (ADD) {
+      xv[k] = i < dim ? round_dt(xv[k] + b[row * dim + i], act) : 0.0f;
+      if (i < dim) sum[row * dim + i] = xv[k];
+    }
     wv[k] = i < dim ? load_dt(w, i, wdt) : 0.0f;
   }
   float s = 0.0f;
 #pragma unroll
   for (int k = 0; k < kBlockMaxV; ++k) s = __fmaf_rn(xv[k], xv[k], s);
-  for (int64_t i = tid + static_cast<int64_t>(kNormThreads) * kBlockMaxV; i < dim; i += kNormThreads)
-    s = __fmaf_rn(xr[i], xr[i], s);
+  for (int64_t i = tid + static_cast<int64_t>(kNormThreads) * kBlockMaxV; i < dim; i += kNormThreads) {
+    float v = xr[i];
+    if constexpr (ADD) {
+      v = round_dt(v + b[row * dim + i], act);
+      sum[row * dim + i] = v;
+    }
+    s = __fmaf_rn(v, v, s);
+  }
+  // The tail below re-reads the row: from `sum` (this thread's own writes) when adding.
+  if constexpr (ADD) xr = sum + row * dim;
   s = warp_sum(s);
   if ((tid & 31) == 0) part[tid >> 5] = s;
   __syncthreads();
@@ -125,18 +149,6 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_block_kernel(const floa
 }
 
 // ---- elementwise ----------------------------------------------------------------------------
-
-__device__ __forceinline__ float silu(float g) {
-  const float e = expf(-fabsf(g));
-  const float num = g >= 0.0f ? 1.0f : e;
-  return g * (num / (1.0f + e));
-}
-
-__device__ __forceinline__ float gelu_tanh(float g) {
-  float u = 0.7978845608028654f * __fmaf_rn(0.044715f, g * g * g, g);
-  u = fminf(fmaxf(u, -10.0f), 10.0f);
-  return 0.5f * g * (1.0f + tanhf(u));
-}
 
 __global__ void elementwise_kernel(EwOp op, const float* a, const float* b, float s, int64_t n,
                                    Dt act, float* y) {
@@ -218,10 +230,21 @@ void launch_rms_norm(const float* x, int64_t rows, int64_t dim, const void* w, D
                      Dt act, float* y, cudaStream_t stream) {
   if (rows == 0) return;
   if (dim <= 32 * kWarpMaxV) {
-    rms_norm_warp_kernel<<<ceil_div(rows, 4), 128, 0, stream>>>(x, rows, dim, w, wdt, eps, act, y);
+    rms_norm_warp_kernel<false><<<ceil_div(rows, 4), 128, 0, stream>>>(x, nullptr, nullptr, rows, dim, w, wdt, eps, act, y);
   } else {
-    rms_norm_block_kernel<<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(x, dim, w, wdt,
-                                                                                    eps, act, y);
+    rms_norm_block_kernel<false><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(
+        x, nullptr, nullptr, dim, w, wdt, eps, act, y);
+  }
+}
+
+void launch_add_rms_norm(const float* a, const float* b, int64_t rows, int64_t dim, const void* w,
+                         Dt wdt, float eps, Dt act, float* sum, float* y, cudaStream_t stream) {
+  if (rows == 0) return;
+  if (dim <= 32 * kWarpMaxV) {
+    rms_norm_warp_kernel<true><<<ceil_div(rows, 4), 128, 0, stream>>>(a, b, sum, rows, dim, w, wdt, eps, act, y);
+  } else {
+    rms_norm_block_kernel<true><<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(
+        a, b, sum, dim, w, wdt, eps, act, y);
   }
 }
 

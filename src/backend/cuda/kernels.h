@@ -57,6 +57,32 @@ void launch_qgemv_q4mma(const QuantMatrix& m, const float* x, int T, const void*
                         Dt act, float* y, int splits, float* part, int* counters,
                         cudaStream_t stream);
 
+// The same product for T <= kQ4decMaxRows tokens, tuned for decoding (k_q4dec.cu): 4 tiles per
+// block sharing x staged in shared memory, loads batched. Up to kQ4decMaxJobs matrices of the
+// same K, group size and parameter dtype (q/k/v, gate/up) in one launch, each to its own y.
+// `part` (q4dec_part_floats) and `counters` (q4dec_counters ints, zero; left zero) are needed
+// when q4dec_splits > 1.
+constexpr int kQ4decMaxRows = 8;
+constexpr int kQ4decMaxJobs = 4;
+struct Q4DecJobs {
+  QuantMatrix m[kQ4decMaxJobs];
+  float* y[kQ4decMaxJobs] = {};
+  const void* bias[kQ4decMaxJobs] = {};
+  Dt bias_dt[kQ4decMaxJobs] = {};
+  int rb_end[kQ4decMaxJobs] = {};  // filled by the launcher
+  int n = 0;
+  // Gated input: x is the gate and the product's input is round_act(act(x) * up) (EwOp::Silu /
+  // GeluTanh), computed while x is staged. gate 0: x as it is.
+  const float* up = nullptr;
+  int gate = 0;  // 0 none, 1 silu, 2 gelu_tanh
+};
+bool q4dec_compatible(const Q4DecJobs& j);
+int q4dec_splits(const Q4DecJobs& j, int num_sms);
+int64_t q4dec_part_floats(const Q4DecJobs& j, int splits);
+int64_t q4dec_counters(const Q4DecJobs& j);
+void launch_qgemv_q4dec(Q4DecJobs j, const float* x, int T, Dt act, int num_sms, float* part,
+                        int* counters, cudaStream_t stream);
+
 // ---- linear (k_linear.cu) -------------------------------------------------------------------
 // Fused dequantize-GEMV for T <= kGemvMaxRows tokens: y[T, N] = round_act(x W^T + bias), with
 // per 32-element chunk scale * sum(x*q) + bias * sum(x) in float32 (MLX's formulation).
@@ -83,6 +109,10 @@ void launch_embed(const QuantMatrix& qm, const void* dense, Dt wdt, int64_t D, c
 // y = w * round_act(x * rsqrt(mean(x^2) + eps)), rounded to act; x, y [rows, dim], w [dim].
 void launch_rms_norm(const float* x, int64_t rows, int64_t dim, const void* w, Dt wdt, float eps,
                      Dt act, float* y, cudaStream_t stream);
+
+// sum = round_act(a + b) (as EwOp::Add), then y = rms_norm(sum) as launch_rms_norm, one pass.
+void launch_add_rms_norm(const float* a, const float* b, int64_t rows, int64_t dim, const void* w,
+                         Dt wdt, float eps, Dt act, float* sum, float* y, cudaStream_t stream);
 
 enum class EwOp : int { Add = 0, Scale = 1, Softcap = 2, Silu = 3, GeluTanh = 4, AddClip = 5 };
 // Add: a + b; Scale: a * s; Softcap: tanh(a / s) * s; Silu/GeluTanh: act(a) * b; AddClip:
