@@ -9,6 +9,8 @@ Every linear layer and the embedding are MLX affine-quantized (random packed cod
 around 0.02/2^bits and biases), norm weights bf16. `--as-llama` writes the same linear shapes as
 a `llama` model (the llama block: two norms, no q/k norms; qwen2's q/k/v biases kept), so the
 per-weight-byte speed of an architecture can be compared with the llama path on equal bytes.
+Needs only numpy (the safetensors file is written by hand), so it also runs where MLX is not
+installed (the GPU machine, whose idle CPU gives quieter CPU benchmarks).
 """
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-import mlx.core as mx
 
 SHAPES = {
     "qwen2.5-0.5b": {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864,
@@ -34,12 +34,31 @@ SHAPES = {
 }
 
 
+def bf16(a) -> tuple:
+    """float32 values -> ("BF16", uint16 array), rounded to nearest even (as MLX's astype)."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    return ("BF16", ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16))
+
+
 def quantized(rng, out_f: int, in_f: int, bits: int, gs: int) -> dict:
     words = rng.integers(0, 2**32, size=(out_f, in_f * bits // 32), dtype=np.uint64).astype(np.uint32)
     s = (rng.uniform(0.5, 1.5, size=(out_f, in_f // gs)) * 0.02 / 2**bits).astype(np.float32)
     b = (-s * 2 ** (bits - 1)).astype(np.float32)
-    return {"weight": mx.array(words), "scales": mx.array(s).astype(mx.bfloat16),
-            "biases": mx.array(b).astype(mx.bfloat16)}
+    return {"weight": ("U32", words), "scales": bf16(s), "biases": bf16(b)}
+
+
+def save_safetensors(path: Path, tensors: dict) -> None:
+    header, offset = {"__metadata__": {"format": "mlx"}}, 0
+    for name, (dt, a) in tensors.items():
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for _, a in tensors.values():
+            f.write(np.ascontiguousarray(a).tobytes())
 
 
 def main() -> None:
@@ -64,10 +83,10 @@ def main() -> None:
         for k, v in quantized(rng, o, i, bits, gs).items():
             w[f"{name}.{k}"] = v
         if bias:
-            w[f"{name}.bias"] = mx.zeros((o,), mx.bfloat16)
+            w[f"{name}.bias"] = bf16(np.zeros((o,), np.float32))
 
     def norm(name, n):
-        w[name] = mx.full((n,), 0.0 if gemma and not args.as_llama else 1.0, mx.bfloat16)
+        w[name] = bf16(np.full((n,), 0.0 if gemma and not args.as_llama else 1.0, np.float32))
 
     lin("model.embed_tokens", V, D)
     for l in range(L):
@@ -95,9 +114,9 @@ def main() -> None:
     cfg["torch_dtype"] = "bfloat16"
     cfg["quantization"] = {"group_size": gs, "bits": bits, "mode": "affine"}
     args.out.mkdir(parents=True, exist_ok=True)
-    mx.save_safetensors(str(args.out / "model.safetensors"), w, metadata={"format": "mlx"})
+    save_safetensors(args.out / "model.safetensors", w)
     (args.out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    total = sum(v.nbytes for v in w.values())
+    total = sum(a.nbytes for _, a in w.values())
     print(f"wrote {args.out}: {cfg['model_type']} {args.shape}, {total / 2**20:.1f} MiB")
 
 
