@@ -27,9 +27,8 @@ Tensor Attention::forward(Backend& be, const Tensor& x, KvCache& cache,
   return be.linear(a, o);
 }
 
-Tensor GatedMlp::forward(Backend& be, Tensor x) const {
+Tensor GatedMlp::forward(Backend& be, const Tensor& x) const {
   std::vector<Tensor> gu = be.linear_multi(x, {&gate, &up});  // 2 x [T, F]
-  x = Tensor();
   return be.linear_gated(std::move(gu[0]), std::move(gu[1]), act, down);
 }
 
@@ -37,8 +36,7 @@ Tensor PreNormBlock::forward(Backend& be, const Tensor& h, KvCache& cache,
                              const BatchLayout& batch) const {
   Backend::SumAndNorm x = be.add_rms_norm(h, attn.forward(be, be.rms_norm(h, attn_norm, eps), cache, batch),
                                           mlp_norm, eps);
-  Tensor m = mlp.forward(be, std::move(x.norm));
-  return be.add(x.sum, m);
+  return be.add(x.sum, mlp.forward(be, x.norm));
 }
 
 Tensor SandwichBlock::forward(Backend& be, const Tensor& h, KvCache& cache,

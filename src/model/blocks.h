@@ -30,8 +30,7 @@ struct Attention {
 struct GatedMlp {
   Linear gate, up, down;  // gate/up [F, D], down [D, F]
   Activation act = Activation::Silu;
-  // x [T, D] -> [T, D]; x by value: a caller that moves it in frees it before the activation.
-  Tensor forward(Backend& be, Tensor x) const;
+  Tensor forward(Backend& be, const Tensor& x) const;  // x [T, D] -> [T, D]
 };
 
 // Sizes every decoder reads from its config (each architecture applies its own defaults and

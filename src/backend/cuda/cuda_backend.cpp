@@ -411,15 +411,15 @@ class CudaBackend final : public Backend {
     return Backend::linear_multi(x, ws);
   }
 
-  // The decode GEMV (T <= kQ4decMaxRows) over 1..kQ4decMaxJobs tiled 4-bit matrices that share
-  // x, in one launch. False (nothing done) when it does not apply: the caller takes linear().
   Tensor linear_gated(Tensor gate, Tensor up, Activation a, const Linear& w) override {
     expect_same("gated_act", gate, up);
     if (std::vector<Tensor> ys; try_q4dec(gate, {&w}, ys, &up, a)) return std::move(ys[0]);
     return Backend::linear_gated(std::move(gate), std::move(up), a, w);
   }
 
-  // With `up`: the input is round_act(act(x) * up), computed while x is staged.
+  // The decode GEMV (T <= kQ4decMaxRows) over 1..kQ4decMaxJobs tiled 4-bit matrices that share
+  // x, in one launch. False (nothing done) when it does not apply: the caller falls back to the
+  // separate ops. With `up`: the input is round_act(act(x) * up), computed while x is staged.
   bool try_q4dec(const Tensor& x, const std::vector<const Linear*>& ws, std::vector<Tensor>& ys,
                  const Tensor* up = nullptr, Activation gate_act = Activation::Silu) {
     const int64_t T = x.dim(0);
