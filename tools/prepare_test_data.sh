@@ -9,6 +9,7 @@
 #   OUTDIR/tokenizers/  reference encodings/decodings by the Python `tokenizers` library
 #   OUTDIR/templates/   reference chat-template renderings by jinja2 (as transformers sets it up)
 #   OUTDIR/gguf_import/ small GGUFs of every supported type + tools/gguf_to_mlx.py's conversions
+#   OUTDIR/quantize/    tiny float models + mlx_lm.convert --quantize's outputs
 #
 # Each part is regenerated only when its stamp (sha256 of the generating scripts, the pinned
 # requirements and, for smollm2, the GGUF size) changed or its output is missing.
@@ -82,6 +83,10 @@ run_part tokenizers "$tok_stamp" manifest.json "$PY" "$T/make_tokenizer_refs.py"
 # reference for the C++ importer (tests/unit/import/test_import_parity.cpp).
 gguf_stamp="$(hash_of "$T/make_gguf_import_fixtures.py" "$T/gguf_to_mlx.py" "$T/find_smollm2_gguf.py"; echo "$REQ_HASH")"
 run_part gguf_import "$gguf_stamp" manifest.json "$PY" "$T/make_gguf_import_fixtures.py" --out
+# Float models and what `mlx_lm.convert --quantize` makes of them: the reference for ollmlx's
+# quantization on import (tests/unit/import/test_quantize.cpp).
+quant_stamp="$(hash_of "$T/make_quantize_fixtures.py"; echo "$REQ_HASH")"
+run_part quantize "$quant_stamp" manifest.json "$PY" "$T/make_quantize_fixtures.py" --out
 # Chat-template references (jinja2 as transformers configures it).
 if [[ -f "$T/make_template_refs.py" ]]; then
     tmpl_stamp="$(hash_of "$T/make_template_refs.py" "$REPO/tests/data/chat_conversations.json"; echo "$REQ_HASH")"

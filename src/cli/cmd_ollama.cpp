@@ -633,6 +633,7 @@ void create_command(CLI::App* cmd, const CreateArgs& a) {
 // the file's stem or the folder's name.
 struct ImportArgs {
   std::vector<std::string> args;
+  std::string quantize;
 };
 
 void import_command(const ImportArgs& a) {
@@ -657,7 +658,7 @@ void import_command(const ImportArgs& a) {
     }
   }
   if (from.find('\n') != std::string::npos) throw CliError("SOURCE must not contain a newline");
-  create_model(name, "FROM " + from + "\n", fs::current_path().string(), "");
+  create_model(name, "FROM " + from + "\n", fs::current_path().string(), a.quantize);
 }
 
 }  // namespace
@@ -697,6 +698,8 @@ void add_ollama_commands(CLI::App& app) {
     CLI::App* c = app.add_subcommand(
         "import", "Import a model: ollama:<name> from Ollama's store, a GGUF file or an MLX folder");
     c->add_option("args", a->args, "SOURCE [NAME]");
+    c->add_option("-q,--quantize", a->quantize,
+                  "Quantize float weights on import: q4 or q8 (MLX affine, group size 64)");
     c->footer(host_env);
     c->callback([a] { import_command(*a); });
   }

@@ -10,6 +10,7 @@
 #include "store/import/blob_store.h"
 #include "store/import/gguf.h"
 #include "store/import/importer.h"
+#include "store/import/quantize_model.h"
 #include "store/sha256.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -50,7 +51,7 @@ int status_of(const StoreError& e) {
 }
 
 // Runs an import, turning its errors into ApiErrors: a file that cannot be imported (GGUF
-// parser or converter, "[gguf] ...") is the client's 400.
+// parser or converter "[gguf] ...", quantizer "[quantize] ...") is the client's 400.
 template <typename F>
 auto guarded_import(F&& f) -> decltype(f()) {
   try {
@@ -60,7 +61,11 @@ auto guarded_import(F&& f) -> decltype(f()) {
   } catch (const api::ApiError&) {
     throw;
   } catch (const Error& e) {
-    if (e.subsystem() == "gguf") throw api::ApiError(400, e.what());
+    // A file that cannot be imported or quantized: the importer's, the quantizer's and the
+    // safetensors/weights readers' errors name the file and what is wrong with it.
+    if (e.subsystem() == "gguf" || e.subsystem() == "quantize" || e.subsystem() == "safetensors" ||
+        e.subsystem() == "weights")
+      throw api::ApiError(400, e.what());
     throw;
   }
 }
@@ -181,13 +186,20 @@ class StoreCatalog final : public ModelCatalog {
     if (r.adapters.is_object() && !r.adapters.empty()) {
       throw api::ApiError(400, "adapters are not supported by ollmlx yet");
     }
+    int quantize_bits = 0;
     if (!r.quantize.empty()) {
-      throw api::ApiError(400, "quantize is not supported by ollmlx yet: pull an already quantized MLX model");
+      try {
+        quantize_bits = gguf::parse_quantize_level(r.quantize);
+      } catch (const Error& e) {
+        throw api::ApiError(400, e.what());
+      }
     }
     const bool has_files = r.files.is_object() && !r.files.empty();
     if (r.from.empty() && !has_files) throw api::ApiError(400, "neither 'from' or 'files' was specified");
+    if (quantize_bits && (r.from.rfind("ollama:", 0) == 0 || is_local_gguf(r.from)))
+      throw api::ApiError(400, kQuantizeGguf);
     if (has_files || r.from.rfind("ollama:", 0) == 0 || is_local_gguf(r.from)) {
-      create_by_import(r, sink);
+      create_by_import(r, sink, quantize_bits);
       return;
     }
     guarded([&] {
@@ -207,6 +219,7 @@ class StoreCatalog final : public ModelCatalog {
       }
       if (!from) throw api::ApiError(404, "model " + store::go_quote(r.from) + " not found");
       sink({"reading model metadata", "", 0, 0});
+      if (quantize_bits) from->dir = quantized(from->dir, quantize_bits, sink).string();
       nlohmann::ordered_json layer = nlohmann::ordered_json::object();
       if (r.template_) layer["template"] = *r.template_;
       if (r.system) layer["system"] = *r.system;
@@ -242,7 +255,55 @@ class StoreCatalog final : public ModelCatalog {
   // Imports: "files" naming uploaded blobs (one GGUF, or the files of an MLX/Hugging Face model
   // directory), "from": "ollama:<name>" (the user's Ollama store), or "from" an absolute path of
   // a GGUF file on this machine.
-  void create_by_import(const api::CreateRequest& r, const api::ProgressSink& sink) {
+  static constexpr const char* kQuantizeGguf =
+      "quantize applies to float safetensors models (an MLX or Hugging Face folder): a GGUF file "
+      "or an Ollama model is imported in its own quantization";
+
+  // The quantized form of the model directory `src` (quantize_model.h), made once: the
+  // directory $OLLMLX_MODELS/imports/quant-q<bits>-<hash> is named after the source's path and
+  // the names, sizes and times of its files, written under a temporary name and renamed.
+  std::filesystem::path quantized(const std::string& src, int bits, const api::ProgressSink& sink) {
+    namespace fs = std::filesystem;
+    std::string identity = fs::weakly_canonical(src).string() + "\n";
+    std::vector<std::string> lines;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(src, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::error_code e2;
+      const auto size = fs::file_size(it->path(), e2);
+      const auto time = fs::last_write_time(it->path(), e2).time_since_epoch().count();
+      lines.push_back(it->path().filename().string() + "\t" + std::to_string(size) + "\t" + std::to_string(time));
+    }
+    std::sort(lines.begin(), lines.end());
+    for (const std::string& l : lines) identity += l + "\n";
+    const fs::path dir = store_->config().models_dir / "imports" /
+                         ("quant-q" + std::to_string(bits) + "-" + store::sha256_hex(identity).substr(0, 32));
+    if (fs::is_regular_file(dir / "config.json", ec)) {
+      sink({"using the earlier quantization", "", 0, 0});
+      return dir;
+    }
+    std::atomic<bool> cancel{false};
+    gguf::QuantizeOptions opt;
+    opt.bits = bits;
+    opt.cancel = &cancel;
+    opt.log = [&](const std::string& line) {
+      if (!cancel.load() && !sink({line, "", 0, 0})) cancel = true;
+    };
+    const fs::path tmp = dir.string() + ".tmp-" + store::random_hex(8);
+    guarded_import([&] {
+      sink({"quantizing model to q" + std::to_string(bits), "", 0, 0});
+      gguf::quantize_model_dir(src, tmp, opt);
+    });
+    fs::rename(tmp, dir, ec);
+    if (ec) {
+      std::error_code ignored;
+      fs::remove_all(tmp, ignored);
+      if (!fs::is_regular_file(dir / "config.json", ignored))
+        throw api::ApiError(500, dir.string() + ": " + ec.message());
+    }
+    return dir;
+  }
+
+  void create_by_import(const api::CreateRequest& r, const api::ProgressSink& sink, int quantize_bits) {
     std::atomic<bool> cancel{false};
     auto say = [&](const std::string& status) {
       if (cancel.load()) return;
@@ -283,6 +344,7 @@ class StoreCatalog final : public ModelCatalog {
       if (is_gguf_file(files[i].second)) ggufs.push_back(i);
     if (ggufs.size() > 1) throw api::ApiError(400, "more than one GGUF file: split or multi-file GGUF models are not supported");
     if (ggufs.size() == 1) {
+      if (quantize_bits) throw api::ApiError(400, kQuantizeGguf);
       if (files.size() > 1)
         say("only the GGUF file is used; the other files are ignored");
       opt.sha256 = digests[ggufs[0]];  // verified when it was uploaded
@@ -331,7 +393,7 @@ class StoreCatalog final : public ModelCatalog {
         }
       }
       store::ModelRecord from;
-      from.dir = dir.string();
+      from.dir = quantize_bits ? quantized(dir.string(), quantize_bits, sink).string() : dir.string();
       say("writing manifest");
       store_->create(r.model, from, layer);
     });

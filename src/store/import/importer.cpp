@@ -195,7 +195,8 @@ std::vector<fs::path> prune_imports(Store& store, std::chrono::seconds blob_grac
   std::error_code ec;
   for (auto it = fs::directory_iterator(imports, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.rfind("gguf-", 0) != 0 && name.rfind("files-", 0) != 0) continue;  // .tmp-*: in progress
+    if (name.rfind("gguf-", 0) != 0 && name.rfind("files-", 0) != 0 && name.rfind("quant-", 0) != 0)
+      continue;
     if (name.find(".tmp-") != std::string::npos) continue;
     std::error_code ec2;
     if (used.count(fs::weakly_canonical(it->path(), ec2).string())) {

@@ -197,5 +197,73 @@ TEST_F(ImportServer, CreateFromTheOllamaStore) {
   EXPECT_EQ(bad->status, 400);
 }
 
+// `ollmlx import --quantize q4|q8` and `create --quantize`: a float model (a GGUF of F32
+// tensors imported as is) quantized from its store name and from uploaded MLX files; the
+// refusals (a GGUF source, an unknown level, an already quantized model).
+TEST_F(ImportServer, CreateWithQuantize) {
+  TinyLlama t;
+  t.all_f32 = true;
+  write_bytes(root_ / "float.gguf", tiny_llama_gguf(t));
+  auto c = client();
+  auto post = [&](const Json& body) { return c.Post("/api/create", body.dump(), "application/json"); };
+  auto f = post({{"model", "float"}, {"from", (root_ / "float.gguf").string()}, {"stream", false}});
+  ASSERT_EQ(f->status, 200) << f->body;
+  const Json fshow = Json::parse(c.Post("/api/show", R"({"model":"float"})", "application/json")->body);
+
+  auto gguf_q = post({{"model", "g"}, {"from", (root_ / "float.gguf").string()}, {"quantize", "q4"}});
+  EXPECT_EQ(gguf_q->status, 400);
+  EXPECT_NE(gguf_q->body.find("float safetensors models"), std::string::npos) << gguf_q->body;
+  auto level = post({{"model", "g"}, {"from", "float"}, {"quantize", "q4_K_M"}});
+  EXPECT_EQ(level->status, 400);
+  EXPECT_NE(level->body.find("unsupported quantization type q4_K_M"), std::string::npos) << level->body;
+
+  // From the store name, streamed progress.
+  auto q4 = post({{"model", "tiny-q4"}, {"from", "float"}, {"quantize", "q4"}});
+  ASSERT_EQ(q4->status, 200) << q4->body;
+  std::vector<std::string> statuses;
+  for (const Json& l : lines(q4->body)) statuses.push_back(l.value("status", l.value("error", "?")));
+  EXPECT_NE(std::find(statuses.begin(), statuses.end(), "quantizing model to q4"), statuses.end()) << q4->body;
+  EXPECT_EQ(statuses.back(), "success") << q4->body;
+  const Json show = Json::parse(c.Post("/api/show", R"({"model":"tiny-q4"})", "application/json")->body);
+  EXPECT_EQ(show["details"]["quantization_level"], "INT4") << show["details"];
+  EXPECT_NE(show["details"]["quantization_level"], fshow["details"]["quantization_level"]);
+  auto chat = c.Post("/api/chat",
+                     R"({"model":"tiny-q4","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":3}})",
+                     "application/json");
+  EXPECT_EQ(chat->status, 200) << chat->body;
+  EXPECT_EQ(Json::parse(chat->body)["eval_count"], 3) << chat->body;
+
+  // The same request again reuses the quantized directory.
+  auto again = post({{"model", "tiny-q4b"}, {"from", "float"}, {"quantize", "Q4"}});
+  EXPECT_NE(again->body.find("using the earlier quantization"), std::string::npos) << again->body;
+
+  // A quantized model cannot be quantized again.
+  auto requant = post({{"model", "x"}, {"from", "tiny-q4"}, {"quantize", "q8"}, {"stream", false}});
+  EXPECT_EQ(requant->status, 400) << requant->body;
+  EXPECT_NE(requant->body.find("already quantized"), std::string::npos) << requant->body;
+
+  // Uploaded MLX files (what `ollmlx import --quantize q8 ./folder` sends).
+  fs::path dir;
+  for (const auto& e : fs::directory_iterator(root_ / "models" / "imports"))
+    if (e.path().filename().string().rfind("gguf-", 0) == 0) dir = e.path();
+  ASSERT_FALSE(dir.empty());
+  Json files = Json::object();
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name != "config.json" && name != "model.safetensors" && name != "tokenizer.json" &&
+        name != "tokenizer_config.json")
+      continue;
+    const std::string bytes = read_bytes(e.path());
+    const std::string d = "sha256:" + store::sha256_hex(bytes);
+    ASSERT_EQ(c.Post(("/api/blobs/" + d).c_str(), bytes, "application/octet-stream")->status, 201);
+    files[name] = d;
+  }
+  ASSERT_EQ(files.size(), 4u) << dir;
+  auto q8 = post({{"model", "tiny-q8"}, {"files", files}, {"quantize", "q8"}, {"stream", false}});
+  ASSERT_EQ(q8->status, 200) << q8->body;
+  const Json show8 = Json::parse(c.Post("/api/show", R"({"model":"tiny-q8"})", "application/json")->body);
+  EXPECT_EQ(show8["details"]["quantization_level"], "INT8") << show8["details"];
+}
+
 }  // namespace
 }  // namespace ollmlx::test
