@@ -6,6 +6,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <random>
+#include <vector>
 
 #include "backend/cpu/cpu_backend.h"
 #include "util/half.h"
@@ -35,12 +36,19 @@ void BM_Linear(benchmark::State& state) {
   const int64_t N = state.range(0), K = state.range(1), T = state.range(2);
   const int bits = static_cast<int>(state.range(3)), gs = static_cast<int>(state.range(4));
   static cpu::CpuBackend be(std::getenv("OLLMLX_NUM_THREADS") ? std::atoi(std::getenv("OLLMLX_NUM_THREADS")) : 0);
-  Linear l = make_q(N, K, bits, gs);
+  // copies > 1: cycle through that many matrices, more than the last-level cache holds, so the
+  // weights stream from DRAM as in a real decode pass.
+  const int64_t copies = state.range(5);
+  std::vector<Linear> ls;
+  for (int64_t c = 0; c < copies; ++c) ls.push_back(make_q(N, K, bits, gs));
+  const Linear& l = ls[0];
+  int64_t next = 0;
   Tensor x = make_host_tensor(DType::F32, {T, K});
   for (int64_t i = 0; i < x.numel(); ++i) x.ptr<float>()[i] = 0.01f * static_cast<float>(i % 97);
   for (auto _ : state) {
     be.begin_pass();
-    Tensor y = be.linear(x, l);
+    Tensor y = be.linear(x, ls[static_cast<size_t>(next)]);
+    next = (next + 1) % copies;
     benchmark::DoNotOptimize(y.data);
   }
   const double macs = static_cast<double>(N * K * T);
@@ -50,18 +58,21 @@ void BM_Linear(benchmark::State& state) {
       benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// {N, K, T, bits, group}
+// {N, K, T, bits, group, copies}
 BENCHMARK(BM_Linear)
-    ->Args({1536, 576, 1, 4, 32})
-    ->Args({576, 1536, 1, 4, 32})
-    ->Args({49152, 576, 1, 4, 32})
-    ->Args({1536, 576, 512, 4, 32})
-    ->Args({576, 1536, 512, 4, 32})
-    ->Args({1536, 576, 1, 4, 64})
-    ->Args({1536, 576, 1, 8, 32})
-    ->Args({1536, 576, 512, 8, 32})
-    ->Args({1536, 576, 1, 6, 64})
-    ->Args({1536, 576, 512, 6, 64})
+    ->Args({1536, 576, 1, 4, 32, 1})
+    ->Args({576, 1536, 1, 4, 32, 1})
+    ->Args({49152, 576, 1, 4, 32, 1})
+    ->Args({1536, 576, 512, 4, 32, 1})
+    ->Args({576, 1536, 512, 4, 32, 1})
+    ->Args({1536, 576, 1, 4, 64, 1})
+    ->Args({1536, 576, 1, 8, 32, 1})
+    ->Args({1536, 576, 512, 8, 32, 1})
+    ->Args({1536, 576, 1, 6, 64, 1})
+    ->Args({1536, 576, 512, 6, 64, 1})
+    ->Args({1536, 576, 1, 4, 32, 128})
+    ->Args({576, 1536, 1, 4, 32, 128})
+    ->Args({49152, 576, 1, 8, 32, 2})
     ->UseRealTime();
 
 }  // namespace

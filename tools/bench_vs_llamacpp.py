@@ -2,7 +2,7 @@
 """Benchmark ollmlx against llama.cpp (through llama-cpp-python) on the same model.
 
     python3 tools/bench_vs_llamacpp.py --ollmlx build/ollmlx --gguf PATH.gguf \
-        --mlx-dir DIR --threads N [--json] [--repeats 3]
+        --mlx-dir DIR --threads N [--json] [--rounds 5] [--repeats 1]
 
 * llama.cpp side: llama-cpp-python is built from the PyPI sdist with
   CMAKE_ARGS="-DGGML_NATIVE=ON" into a separate venv (.venv-bench at the repo root,
@@ -13,10 +13,12 @@
     - tg128: 128 single-token llama_decode() calls, each sampling greedily from the logits,
   timed with llama.cpp's own perf counters (llama_perf_context: t_p_eval_ms / t_eval_ms)
   and, as a cross-check, the wall clock around the calls. Each is repeated --repeats
-  times (fresh KV cache each time) and the best and median are reported.
-* ollmlx side: `OLLMLX bench --model DIR --threads N --json`, which prints
-  {"pp": {"tokens": 512, "tokens_per_s": X}, "tg": {"tokens": 128, "tokens_per_s": Y},
-   "peak_rss_bytes": Z, "weights_bytes": W, "kv_cache_bytes": K}.
+  times per round (fresh KV cache each time).
+* ollmlx side: `OLLMLX bench --model DIR --threads N --json -p 512 -n 128 -d 512 -r R`: pp512,
+  then tg128 decoded after a 512-token prompt, as on the llama.cpp side.
+* The sides alternate for --rounds rounds (order swapped every round), so that a change in the
+  machine's load hits both alike; the table gives the median and the best of all runs per side
+  and their ratios.
 
 Only the standard library is used in the driver so it runs with any python3.
 """
@@ -203,12 +205,14 @@ def llamacpp_worker(gguf: str, threads: int, repeats: int, seed: int) -> dict:
 # driver
 # --------------------------------------------------------------------------------------
 
-def run_ollmlx(binary: str, model_dir: str, threads: int) -> dict:
+def run_ollmlx(binary: str, model_dir: str, threads: int, repeats: int, depth: int) -> dict:
+    """One `ollmlx bench` run: pp512, then tg128 decoded after `depth` prompt tokens."""
     b = Path(binary)
     if not b.exists() or not os.access(b, os.X_OK):
         raise SystemExit(f"error: ollmlx binary not found or not executable: {binary} "
                          "(build it first, e.g. cmake --build build)")
-    cmd = [str(b), "bench", "--model", model_dir, "--threads", str(threads), "--json"]
+    cmd = [str(b), "bench", "--model", model_dir, "--threads", str(threads), "--json",
+           "-p", str(PP_TOKENS), "-n", str(TG_TOKENS), "-r", str(repeats), "-d", str(depth)]
     print("[bench] running:", " ".join(cmd), file=sys.stderr, flush=True)
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -227,6 +231,16 @@ def run_ollmlx(binary: str, model_dir: str, threads: int) -> dict:
         raise SystemExit(f"error: could not parse ollmlx bench JSON output:\n{r.stdout[-4000:]}")
 
 
+def run_llamacpp(py: Path, gguf: str, threads: int, repeats: int, seed: int) -> dict:
+    cmd = [str(py), str(Path(__file__).resolve()), "--_llamacpp-worker", "--gguf", gguf,
+           "--threads", str(threads), "--repeats", str(repeats), "--seed", str(seed)]
+    print("[bench] llama.cpp: pp512 + tg128 x", repeats, file=sys.stderr, flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"error: llama.cpp worker failed:\n{r.stderr[-4000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def fmt(x, nd=1):
     return "-" if x is None else f"{x:.{nd}f}"
 
@@ -237,7 +251,8 @@ def main(argv=None) -> int:
     ap.add_argument("--gguf", required=False)
     ap.add_argument("--mlx-dir", required=False)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=1, help="runs per side per round")
+    ap.add_argument("--rounds", type=int, default=5, help="alternations of the two sides")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--json", action="store_true", help="print the combined result as JSON")
     ap.add_argument("--setup-only", action="store_true", help="only build/check .venv-bench")
@@ -267,40 +282,57 @@ def main(argv=None) -> int:
         if not b.exists():
             raise SystemExit(f"error: ollmlx binary not found: {args.ollmlx} (build it first)")
 
-    result = {"threads": args.threads, "repeats": args.repeats}
-    if not args.skip_llamacpp:
-        py = ensure_bench_venv()
-        cmd = [str(py), str(Path(__file__).resolve()), "--_llamacpp-worker", "--gguf", args.gguf,
-               "--threads", str(args.threads), "--repeats", str(args.repeats), "--seed", str(args.seed)]
-        print("[bench] llama.cpp: pp512 + tg128 x", args.repeats, file=sys.stderr, flush=True)
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit(f"error: llama.cpp worker failed:\n{r.stderr[-4000:]}")
-        result["llama_cpp"] = json.loads(r.stdout.strip().splitlines()[-1])
-    if not args.skip_ollmlx:
-        result["ollmlx"] = run_ollmlx(args.ollmlx, args.mlx_dir, args.threads)
+    # The two sides alternate (llama.cpp, ollmlx, then ollmlx, llama.cpp, ...) for --rounds
+    # rounds of --repeats runs each, so that a change in the machine's load (a shared VM) hits
+    # both alike. Both decode tg128 after the same 512-token prompt (ollmlx: --depth 512).
+    result = {"threads": args.threads, "repeats": args.repeats, "rounds": args.rounds}
+    samples = {"llama_cpp": {"pp": [], "tg": []}, "ollmlx": {"pp": [], "tg": []}}
+    py = None if args.skip_llamacpp else ensure_bench_venv()
+    for rnd in range(args.rounds):
+        order = ["llama_cpp", "ollmlx"] if rnd % 2 == 0 else ["ollmlx", "llama_cpp"]
+        for side in order:
+            if side == "llama_cpp" and py is not None:
+                lc_run = run_llamacpp(py, args.gguf, args.threads, args.repeats, args.seed)
+                result["llama_cpp"] = lc_run
+                for k in ("pp", "tg"):
+                    samples[side][k] += [r["tokens_per_s"] for r in lc_run[k]["runs"]]
+            elif side == "ollmlx" and not args.skip_ollmlx:
+                ol_run = run_ollmlx(args.ollmlx, args.mlx_dir, args.threads, args.repeats,
+                                    PP_TOKENS)
+                result["ollmlx"] = ol_run
+                for k in ("pp", "tg"):
+                    samples[side][k] += ol_run[k]["samples"]
+    result["samples"] = samples
 
-    lc, ol = result.get("llama_cpp"), result.get("ollmlx")
+    def stats(v):
+        return {"best": max(v), "median": statistics.median(v), "n": len(v)} if v else None
+
+    summary = {side: {k: stats(v) for k, v in d.items()} for side, d in samples.items()}
+    result["summary"] = summary
     ratios = {}
     for k in ("pp", "tg"):
-        a = (ol or {}).get(k, {}).get("tokens_per_s")
-        b = (lc or {}).get(k, {}).get("tokens_per_s")
-        ratios[k] = (a / b) if (a and b) else None
+        a, b = summary["ollmlx"][k], summary["llama_cpp"][k]
+        ratios[k] = ({"median": a["median"] / b["median"], "best": a["best"] / b["best"]}
+                     if a and b else None)
     result["ratio_ollmlx_over_llamacpp"] = ratios
 
-    rows = [("test", "llama.cpp tok/s (best/median)", "ollmlx tok/s", "ollmlx/llama.cpp")]
+    rows = [("test", "llama.cpp tok/s (median / best)", "ollmlx tok/s (median / best)",
+             "ollmlx/llama.cpp (median / best)")]
     for k, n in (("pp", PP_TOKENS), ("tg", TG_TOKENS)):
-        lck = (lc or {}).get(k, {})
-        olk = (ol or {}).get(k, {})
-        rows.append((f"{k}{n}",
-                     f"{fmt(lck.get('tokens_per_s'))} / {fmt(lck.get('tokens_per_s_median'))}" if lck else "-",
-                     fmt(olk.get("tokens_per_s")) if olk else "-",
-                     fmt(ratios[k], 3) if ratios[k] is not None else "-"))
+        lck, olk = summary["llama_cpp"][k], summary["ollmlx"][k]
+        rows.append((f"{k}{n}" + (f" @ d{PP_TOKENS}" if k == "tg" else ""),
+                     f"{fmt(lck['median'])} / {fmt(lck['best'])}" if lck else "-",
+                     f"{fmt(olk['median'])} / {fmt(olk['best'])}" if olk else "-",
+                     f"{fmt(ratios[k]['median'], 3)} / {fmt(ratios[k]['best'], 3)}"
+                     if ratios[k] else "-"))
     w = [max(len(r[i]) for r in rows) for i in range(4)]
     out = sys.stderr if args.json else sys.stdout
-    print(f"threads={args.threads} repeats={args.repeats}", file=out)
+    n_each = args.rounds * args.repeats
+    print(f"threads={args.threads} rounds={args.rounds} repeats={args.repeats} "
+          f"({n_each} runs per side, alternated)", file=out)
     for r in rows:
         print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)), file=out)
+    ol, lc = result.get("ollmlx"), result.get("llama_cpp")
     if ol:
         for key in ("peak_rss_bytes", "weights_bytes", "kv_cache_bytes"):
             if key in ol:
