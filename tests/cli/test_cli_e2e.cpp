@@ -512,7 +512,8 @@ TEST_F(CliTest, CreateVariants) {
   EXPECT_NE(r.err.find("Error: 404 Not Found: model \"nosuchmodel\" not found"), std::string::npos) << r.err;
   r = run({"create", "x", "-q", "q4_K_M", "-f", (root_ / "Modelfile2").string()});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("quantize is not supported"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Error: 400 Bad Request: [quantize] unsupported quantization type q4_K_M: "
+                       "ollmlx quantizes float weights to q4 or q8"), std::string::npos) << r.err;
 }
 
 // ollmlx import: a GGUF file (uploaded as a blob, converted by the server), an MLX folder, and a
@@ -572,6 +573,23 @@ TEST_F(CliTest, ImportVariants) {
   r = run({"import"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "Error: usage: ollmlx import SOURCE [NAME]\n");
+
+  // --quantize: a float MLX folder (tools/make_quantize_fixtures.py) becomes 4-bit; a GGUF is
+  // refused.
+  const fs::path float_dir = fixtures_ / "quantize" / "llama_bf16" / "src";
+  if (fs::exists(float_dir)) {
+    r = run({"import", "--quantize", "q4", float_dir.string(), "tiny-q4"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("quantizing model to q4\n"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\nsuccess\n"), std::string::npos) << r.err;
+    show = api("POST", "/api/show", {{"model", "tiny-q4"}});
+    EXPECT_EQ(show["details"]["quantization_level"], "INT4") << show.dump();
+  } else if (std::getenv("OLLMLX_REQUIRE_FIXTURES")) {
+    ADD_FAILURE() << "missing " << float_dir;
+  }
+  r = run({"import", "-q", "q8", gguf.string(), "gguf-q8"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("quantize applies to float safetensors models"), std::string::npos) << r.err;
 }
 
 // The REPL in a pseudo-terminal.
