@@ -140,6 +140,21 @@ Tensor CpuBackend::embed(const Linear& table, const std::vector<int32_t>& ids, D
   return y;
 }
 
+std::vector<Tensor> CpuBackend::linear_multi(const Tensor& x, const std::vector<const Linear*>& ws) {
+  expect_2d("linear", x);
+  std::vector<Tensor> ys;
+  std::vector<float*> out;
+  for (const Linear* w : ws) {
+    if (x.dim(1) != w->in)
+      throw_error("cpu", "linear {}: input has {} features, layer expects {}", w->name, x.dim(1), w->in);
+    ys.push_back(alloc(x.dim(0), w->out));
+    out.push_back(ys.back().ptr<float>());
+  }
+  cpu::linear_multi(pool_, x.ptr<float>(), x.dim(0), ws, out);
+  for (Tensor& y : ys) finish(y);
+  return ys;
+}
+
 Tensor CpuBackend::linear(const Tensor& x, const Linear& w) {
   expect_2d("linear", x);
   if (x.dim(1) != w.in)

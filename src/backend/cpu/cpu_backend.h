@@ -51,6 +51,7 @@ class CpuBackend final : public Backend {
 
   Tensor embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) override;
   Tensor linear(const Tensor& x, const Linear& w) override;
+  std::vector<Tensor> linear_multi(const Tensor& x, const std::vector<const Linear*>& ws) override;
   Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override;
   Tensor rms_norm_heads(const Tensor& x, const Tensor& w, float eps, int head_dim) override;
   Tensor add(const Tensor& a, const Tensor& b) override;
