@@ -72,7 +72,9 @@ void BufferPool::trim() {
 
 // ---- Backend --------------------------------------------------------------------------------
 
-CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
+CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {
+  scratch_ = [this](int64_t n) { return buffers_.acquire(n); };
+}
 
 Linear CpuBackend::load_linear(const Linear& host) {
   validate_linear(host);
@@ -150,7 +152,7 @@ std::vector<Tensor> CpuBackend::linear_multi(const Tensor& x, const std::vector<
     ys.push_back(alloc(x.dim(0), w->out));
     out.push_back(ys.back().ptr<float>());
   }
-  cpu::linear_multi(pool_, x.ptr<float>(), x.dim(0), ws, out);
+  cpu::linear_multi(pool_, x.ptr<float>(), x.dim(0), ws, out, &scratch_);
   for (Tensor& y : ys) finish(y);
   return ys;
 }
@@ -160,7 +162,7 @@ Tensor CpuBackend::linear(const Tensor& x, const Linear& w) {
   if (x.dim(1) != w.in)
     throw_error("cpu", "linear {}: input has {} features, layer expects {}", w.name, x.dim(1), w.in);
   Tensor y = alloc(x.dim(0), w.out);
-  cpu::linear(pool_, x.ptr<float>(), x.dim(0), w, y.ptr<float>());
+  cpu::linear(pool_, x.ptr<float>(), x.dim(0), w, y.ptr<float>(), &scratch_);
   finish(y);
   return y;
 }

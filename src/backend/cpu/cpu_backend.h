@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "backend/backend.h"
+#include "backend/cpu/kernels.h"
 #include "util/thread_pool.h"
 
 namespace ollmlx::cpu {
@@ -73,6 +74,7 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   BufferPool buffers_;
+  cpu::ScratchFn scratch_;  // kernel temporaries from buffers_
   DType act_ = DType::F32;
 };
 

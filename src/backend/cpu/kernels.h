@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "backend/backend.h"
@@ -22,11 +24,16 @@ void to_f32(const Tensor& t, int64_t offset, int64_t n, float* out);
 
 // y[T, N] = x[T, K] W^T (+ bias), W dense or affine-quantized (any bits/group size/scale dtype).
 // Computes per group scale*sum(x*q) + bias*sum(x) in float32 (MLX's Metal formulation).
-void linear(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y);
+// Scratch memory for a kernel's temporaries (the backend's activation pool: a prefill's copy of
+// x reuses a buffer freed just before instead of growing the heap at the peak).
+using ScratchFn = std::function<std::shared_ptr<float>(int64_t n_floats)>;
+
+void linear(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y,
+            const ScratchFn* scratch = nullptr);
 // ys[i] = linear(x, *ws[i]) for layers of the same input size, exactly (the same operations per
 // output element); decode steps run all of them in one parallel region.
 void linear_multi(ThreadPool& pool, const float* x, int64_t T, const std::vector<const Linear*>& ws,
-                  const std::vector<float*>& ys);
+                  const std::vector<float*>& ys, const ScratchFn* scratch = nullptr);
 
 // y[T, D] = rows ids of the table, dequantized as scale*q + bias with the product and the sum
 // each rounded to `compute` (F32: plain float32 arithmetic). Throws Error("embed") for an id

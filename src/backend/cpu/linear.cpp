@@ -43,7 +43,15 @@ struct Job {
   int group_size = 0;
   int64_t words = 0;   // uint32 words per quantized row
   int64_t groups = 0;  // groups per row
+  const ScratchFn* scratch = nullptr;  // where the prepared copies of x come from (else new[])
 };
+
+// A float buffer of at least n elements that stays valid while the pointer is held.
+inline std::shared_ptr<float> scratch_buffer(const Job& job, int64_t n) {
+  if (job.scratch && *job.scratch) return (*job.scratch)(n);
+  return std::shared_ptr<float>(new float[static_cast<size_t>(std::max<int64_t>(n, 1))],
+                                std::default_delete<float[]>());
+}
 
 // The power of two that QValue<bits> (below) multiplies element j of a word by.
 inline float QScale(int bits, int j) {
@@ -567,8 +575,8 @@ void RunLinear(const Job& job) {
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   const Layout lay = MakeLayout(job);
   // Every element of xp/xs is written by PrepareX (no zero-initialisation needed).
-  std::unique_ptr<float[]> xp(new float[static_cast<size_t>(job.T * lay.KP)]);
-  std::unique_ptr<float[]> xs(new float[lay.permuted ? static_cast<size_t>(job.T * lay.chunks * L) : 1]);
+  const std::shared_ptr<float> xp = scratch_buffer(job, job.T * lay.KP);
+  const std::shared_ptr<float> xs = scratch_buffer(job, lay.permuted ? job.T * lay.chunks * L : 1);
   PrepareX(job, lay, xp.get(), xs.get());
   if (!lay.permuted)
     RunTiled(job, lay, xp.get());
@@ -586,8 +594,8 @@ void RunLinearMulti(const std::vector<Job>& jobs) {
   const DF df;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   const Layout lay = MakeLayout(first);
-  std::unique_ptr<float[]> xp(new float[static_cast<size_t>(first.T * lay.KP)]);
-  std::unique_ptr<float[]> xs(new float[static_cast<size_t>(first.T * lay.chunks * L)]);
+  const std::shared_ptr<float> xp = scratch_buffer(first, first.T * lay.KP);
+  const std::shared_ptr<float> xs = scratch_buffer(first, first.T * lay.chunks * L);
   PrepareX(first, lay, xp.get(), xs.get());
   struct Range {
     size_t job;
@@ -622,8 +630,10 @@ HWY_EXPORT(RunLinearMulti);
 
 namespace {
 
-linear_detail::Job make_job(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y) {
+linear_detail::Job make_job(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y,
+                            const ScratchFn* scratch) {
   linear_detail::Job job;
+  job.scratch = scratch;
   job.x = x;
   job.T = T;
   job.w = &w;
@@ -659,16 +669,17 @@ bool fused_decode(const linear_detail::Job& j) {
 
 }  // namespace
 
-void linear(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y) {
-  const linear_detail::Job job = make_job(pool, x, T, w, y);
+void linear(ThreadPool& pool, const float* x, int64_t T, const Linear& w, float* y,
+            const ScratchFn* scratch) {
+  const linear_detail::Job job = make_job(pool, x, T, w, y, scratch);
   if (T > 0) HWY_DYNAMIC_DISPATCH(RunLinear)(job);
   add_bias(w, T, y);
 }
 
 void linear_multi(ThreadPool& pool, const float* x, int64_t T, const std::vector<const Linear*>& ws,
-                  const std::vector<float*>& ys) {
+                  const std::vector<float*>& ys, const ScratchFn* scratch) {
   std::vector<linear_detail::Job> jobs;
-  for (size_t i = 0; i < ws.size(); ++i) jobs.push_back(make_job(pool, x, T, *ws[i], ys[i]));
+  for (size_t i = 0; i < ws.size(); ++i) jobs.push_back(make_job(pool, x, T, *ws[i], ys[i], scratch));
   bool together = jobs.size() > 1;
   for (const auto& j : jobs)
     together = together && fused_decode(j) && j.bits == jobs[0].bits && j.K == jobs[0].K;
