@@ -669,35 +669,17 @@ ConvertReport convert_to_mlx(const File& file, const fs::path& out_dir, const Co
 
   // ---- weights: sorted names, mlx-lm's make_shards, MLX's writer
   std::sort(outs.begin(), outs.end(), [](const Out& a, const Out& b) { return a.t.name < b.t.name; });
-  std::vector<std::vector<size_t>> shards;
-  uint64_t shard_size = 0;
-  for (size_t i = 0; i < outs.size(); ++i) {
-    if (shards.empty() || shard_size + outs[i].t.nbytes > options.max_shard_bytes) {
-      shards.emplace_back();
-      shard_size = 0;
-    }
-    shards.back().push_back(i);
-    shard_size += outs[i].t.nbytes;
-  }
-  std::map<std::string, std::string> weight_map;
-  for (size_t s = 0; s < shards.size(); ++s) {
-    const std::string fname = shards.size() > 1
-                                  ? fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards.size())
-                                  : "model.safetensors";
-    std::vector<PlannedTensor> planned;
-    for (size_t i : shards[s]) {
-      planned.push_back(outs[i].t);
-      weight_map[outs[i].t.name] = fname;
-    }
-    log(fmt::format("writing {} ({} tensors)", fname, planned.size()));
-    write_safetensors(out_dir / fname, planned, {{"format", "mlx"}},
-                      [&](size_t j, std::vector<uint8_t>& buf) {
-                        if (options.cancel && options.cancel->load())
-                          throw store::StoreError(store::StoreErrorKind::Canceled, "import canceled");
-                        produce(meta, outs[shards[s][j]], buf);
-                      });
-  }
-  rep.shards = static_cast<int>(shards.size());
+  std::vector<PlannedTensor> planned;
+  for (const Out& o : outs) planned.push_back(o.t);
+  const std::map<std::string, std::string> weight_map = write_mlx_shards(
+      out_dir, planned, options.max_shard_bytes, log, [&](size_t i, std::vector<uint8_t>& buf) {
+        if (options.cancel && options.cancel->load())
+          throw store::StoreError(store::StoreErrorKind::Canceled, "import canceled");
+        produce(meta, outs[i], buf);
+      });
+  std::set<std::string> shard_files;
+  for (const auto& entry : weight_map) shard_files.insert(entry.second);
+  rep.shards = static_cast<int>(shard_files.size());
   int64_t n_params = 0;
   for (const Out& o : outs) {
     rep.total_size += o.t.nbytes;

@@ -252,33 +252,14 @@ QuantizeReport quantize_model_dir(const fs::path& src, const fs::path& dst, cons
   fs::create_directories(dst, ec);
   if (ec) throw_error("quantize", "{}: {}", dst.string(), ec.message());
   try {
-    std::vector<std::vector<size_t>> shards;
-    uint64_t shard_size = 0;
-    for (size_t i = 0; i < plan.size(); ++i) {
-      if (shards.empty() || shard_size + plan[i].t.nbytes > options.max_shard_bytes) {
-        shards.emplace_back();
-        shard_size = 0;
-      }
-      shards.back().push_back(i);
-      shard_size += plan[i].t.nbytes;
-    }
     log(fmt::format("quantizing {} weight matrices to {}-bit (MLX affine, group size {}){}", rep.quantized,
                     bits, gs, cast_to ? fmt::format(", other floats as {}", dtype_name(*cast_to)) : ""));
+    std::vector<PlannedTensor> planned;
+    for (const Planned& p : plan) planned.push_back(p.t);
+    const std::map<std::string, std::string> weight_map = write_mlx_shards(
+        dst, planned, options.max_shard_bytes, log,
+        [&](size_t i, std::vector<uint8_t>& buf) { produce(plan[i], buf); });
     OJson wm = OJson::object();
-    std::map<std::string, std::string> weight_map;
-    for (size_t s = 0; s < shards.size(); ++s) {
-      const std::string fname = shards.size() > 1
-                                    ? fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards.size())
-                                    : "model.safetensors";
-      std::vector<PlannedTensor> planned;
-      for (size_t i : shards[s]) {
-        planned.push_back(plan[i].t);
-        weight_map[plan[i].t.name] = fname;
-      }
-      log(fmt::format("writing {} ({} tensors)", fname, planned.size()));
-      write_safetensors(dst / fname, planned, {{"format", "mlx"}},
-                        [&](size_t j, std::vector<uint8_t>& buf) { produce(plan[shards[s][j]], buf); });
-    }
     int64_t n_params = 0;
     for (const Planned& p : plan) {
       rep.total_size += p.t.nbytes;

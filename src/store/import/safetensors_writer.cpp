@@ -2,6 +2,7 @@
 #include "store/import/safetensors_writer.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,6 +92,37 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Plan
     throw;
   }
   ::close(fd);
+}
+
+std::map<std::string, std::string> write_mlx_shards(
+    const std::filesystem::path& dir, const std::vector<PlannedTensor>& tensors, uint64_t max_shard_bytes,
+    const std::function<void(const std::string&)>& log,
+    const std::function<void(size_t, std::vector<uint8_t>&)>& produce) {
+  std::vector<std::vector<size_t>> shards;
+  uint64_t shard_size = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (shards.empty() || shard_size + tensors[i].nbytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_size = 0;
+    }
+    shards.back().push_back(i);
+    shard_size += tensors[i].nbytes;
+  }
+  std::map<std::string, std::string> weight_map;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const std::string fname = shards.size() > 1
+                                  ? fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards.size())
+                                  : "model.safetensors";
+    std::vector<PlannedTensor> planned;
+    for (size_t i : shards[s]) {
+      planned.push_back(tensors[i]);
+      weight_map[tensors[i].name] = fname;
+    }
+    if (log) log(fmt::format("writing {} ({} tensors)", fname, planned.size()));
+    write_safetensors(dir / fname, planned, {{"format", "mlx"}},
+                      [&](size_t j, std::vector<uint8_t>& buf) { produce(shards[s][j], buf); });
+  }
+  return weight_map;
 }
 
 }  // namespace ollmlx::gguf
