@@ -22,6 +22,7 @@
 #include "store/store_error.h"
 #include "util/error.h"
 #include "util/half.h"
+#include "util/unaligned.h"
 
 namespace ollmlx::gguf {
 namespace fs = std::filesystem;
@@ -66,12 +67,18 @@ bool tied_embeddings(const OJson& cfg) {
 // Element i of a float tensor as float32, rounded to `to` first (the cast mlx_lm.convert does
 // before quantizing: the quantizer sees the cast values).
 float element(const Tensor& t, int64_t i, DType to) {
+  // Tensors in a safetensors file need not be aligned (MLX's writer does not pad): unaligned loads.
   float v = 0.0f;
   switch (t.dtype) {
-    case DType::F32: v = t.ptr<const float>()[i]; break;
-    case DType::F16: v = f16_to_f32(t.ptr<const uint16_t>()[i]); break;
-    case DType::BF16: v = bf16_to_f32(t.ptr<const uint16_t>()[i]); break;
-    case DType::F64: v = static_cast<float>(t.ptr<const double>()[i]); break;
+    case DType::F32: v = load_f32_at(t.data, i); break;
+    case DType::F16: v = f16_to_f32(load_u16_at(t.data, i)); break;
+    case DType::BF16: v = bf16_to_f32(load_u16_at(t.data, i)); break;
+    case DType::F64: {
+      double d = 0;
+      std::memcpy(&d, static_cast<const uint8_t*>(t.data) + i * 8, sizeof d);
+      v = static_cast<float>(d);
+      break;
+    }
     default: throw_error("quantize", "tensor of dtype {} is not a float", dtype_name(t.dtype));
   }
   if (to == DType::BF16) return round_bf16(v);
