@@ -264,9 +264,10 @@ class StoreCatalog final : public ModelCatalog {
   // the names, sizes and times of its files, written under a temporary name and renamed.
   std::filesystem::path quantized(const std::string& src, int bits, const api::ProgressSink& sink) {
     namespace fs = std::filesystem;
-    std::string identity = fs::weakly_canonical(src).string() + "\n";
-    std::vector<std::string> lines;
     std::error_code ec;
+    std::string identity = fs::weakly_canonical(src, ec).string() + "\n";
+    if (ec) throw api::ApiError(400, src + ": " + ec.message());
+    std::vector<std::string> lines;
     for (auto it = fs::directory_iterator(src, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
       std::error_code e2;
       const auto size = fs::file_size(it->path(), e2);
