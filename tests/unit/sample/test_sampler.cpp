@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -32,6 +34,42 @@ TEST(Sampler, GreedyTakesTheLowestIdOnTiesAndSkipsNaN) {
   EXPECT_EQ(argmax(l.data(), 5), 1);
   Sampler s(SamplerParams{});
   EXPECT_EQ(s.sample(l.data(), 5, {}), 1);
+}
+
+// The vectorised argmax against the plain definition (first index of the largest non-NaN value,
+// 0 if there is none) on random rows of many lengths, with ties, NaN, +-inf and coarse values.
+TEST(Sampler, ArgmaxEqualsTheDefinition) {
+  auto reference = [](const std::vector<float>& v) {
+    int32_t best = -1;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (std::isnan(v[i])) continue;
+      if (best < 0 || v[i] > v[static_cast<size_t>(best)]) best = static_cast<int32_t>(i);
+    }
+    return best < 0 ? 0 : best;
+  };
+  std::mt19937 rng(5);
+  const float inf = std::numeric_limits<float>::infinity();
+  int checked = 0;
+  for (int n : {1, 2, 15, 16, 17, 63, 64, 65, 100, 128, 1000, 4097, 49152, 128256}) {
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<float> v(static_cast<size_t>(n));
+      const int mode = trial % 8;
+      for (float& x : v) {
+        const int r = static_cast<int>(rng() % 1000);
+        x = mode < 2 ? static_cast<float>(rng() % 7)                      // many ties
+                     : std::uniform_real_distribution<float>(-30, 30)(rng);
+        if (mode == 2 && r < 50) x = NAN;
+        if (mode == 3 && r < 900) x = NAN;                               // mostly NaN
+        if (mode == 4 && r < 3) x = inf;                                 // several +inf
+        if (mode == 5) x = r < 500 ? -inf : NAN;                         // nothing above -inf
+        if (mode == 6) x = NAN;                                          // all NaN
+        if (mode == 7 && r < 999) x = -inf;                              // a rare finite value
+      }
+      ASSERT_EQ(argmax(v.data(), n), reference(v)) << "n=" << n << " mode=" << mode;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 14 * 40);
 }
 
 TEST(Sampler, SameSeedSameDraws) {
