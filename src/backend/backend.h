@@ -133,6 +133,10 @@ class Backend {
   virtual Tensor gather_rows(const Tensor& x, const std::vector<int32_t>& rows) = 0;
   // Copies a tensor to host float32.
   virtual void to_host(const Tensor& x, std::vector<float>& out) = 0;
+  // The index of the largest value of every row of x [rows, n] (NaN skipped, ties to the lowest
+  // index, as sample/sampler.h's argmax), ending the pass like to_host. Greedy decoding needs
+  // only these ids; a GPU backend computes them on the device and copies rows ints, not floats.
+  virtual std::vector<int32_t> argmax_rows(const Tensor& x);
 };
 
 // Creates a backend by name ("cpu"; others when built). Throws Error("backend") if unknown.

@@ -21,6 +21,7 @@ namespace {
 struct BenchArgs {
   std::string model, device;
   int n_prompt = 512, n_gen = 128, reps = 3, threads = 0, depth = 0, parallel = 0;
+  bool host_argmax = false;  // --host-argmax: the parallel test copies all logits and picks on the host
   bool json = false;
 };
 
@@ -97,8 +98,9 @@ void run_bench(const BenchArgs& a) {
       b.layout.seqs.push_back({slot, 0, 1, cache->seq_len(slot)});
       finalize_layout(b.layout);
       b.logit_rows = {0};
+      b.argmax_only = true;  // greedy, as a server decoding at temperature 0
       model->forward(b, *cache, logits);
-      next = argmax(logits.data.data(), logits.vocab);
+      next = logits.argmax[0];
     }
     tg.push_back(a.n_gen / std::chrono::duration<double>(Clock::now() - t0).count());
     kv_bytes = std::max(kv_bytes, cache->bytes());
@@ -125,10 +127,12 @@ void run_bench(const BenchArgs& a) {
         b.logit_rows.push_back(row);
       }
       finalize_layout(b.layout);
+      b.argmax_only = !a.host_argmax;  // greedy: the backend picks the tokens (GPU: only ids cross)
       model->forward(b, *cache, logits);
       const auto p0 = Clock::now();
       for (size_t k = 0; k < seqs.size(); ++k)
-        next[k] = argmax(logits.row(static_cast<int64_t>(k)), logits.vocab);
+        next[k] = a.host_argmax ? argmax(logits.row(static_cast<int64_t>(k)), logits.vocab)
+                                : logits.argmax[k];
       pick_s += std::chrono::duration<double>(Clock::now() - p0).count();
     }
     tgp_pick_share.push_back(pick_s / std::chrono::duration<double>(Clock::now() - t0).count());
@@ -193,6 +197,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--repetitions", args->reps, "Repetitions of each test (default 3)")->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", args->threads, "CPU threads (default: all cores)");
   cmd->add_option("--device", args->device, "Backend (default: OLLMLX_DEVICE or cpu)");
+  cmd->add_flag("--host-argmax", args->host_argmax,
+                "In the --parallel test, copy every logit to the host and pick tokens there "
+                "(the comparison for the backend's own argmax)");
   cmd->add_option("-d,--depth", args->depth, "Prompt tokens in the cache before the tg test (default 0)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--parallel", args->parallel,

@@ -209,6 +209,12 @@ void BatchRunner::step(std::vector<Active>& active) {
   }
   if (batch.tokens.empty()) return;
   finalize_layout(batch.layout);
+  // When every row is chosen by plain argmax (temperature 0, no penalties, no log-probabilities),
+  // the backend picks the tokens itself: only the ids leave a GPU.
+  batch.argmax_only = !row_owner.empty();
+  for (const Active* a : row_owner)
+    batch.argmax_only = batch.argmax_only && a->sampler->plain_greedy() && !a->req->logprobs &&
+                        a->req->top_logprobs <= 0;
   Logits logits;
   model_.forward(batch, *cache_, logits);
 
@@ -216,10 +222,12 @@ void BatchRunner::step(std::vector<Active>& active) {
   for (size_t i = 0; i < row_owner.size(); ++i) {
     Active& a = *row_owner[i];
     if (a.done) continue;
-    float* row = logits.data.data() + static_cast<int64_t>(i) * logits.vocab;
     if (a.end.generated_tokens == 0) a.first_token = now;
     TokenEvent ev;
-    if (a.req->logprobs || a.req->top_logprobs > 0) {
+    if (batch.argmax_only) {
+      ev.id = logits.argmax[i];
+    } else if (a.req->logprobs || a.req->top_logprobs > 0) {
+      float* row = logits.data.data() + static_cast<int64_t>(i) * logits.vocab;
       // Log-probabilities of the raw logits (log-softmax), before penalties and sampling filters.
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t v = 0; v < logits.vocab; ++v) mx = std::max(mx, row[v]);
@@ -240,6 +248,7 @@ void BatchRunner::step(std::vector<Active>& active) {
       ev.id = a.sampler->sample(row, logits.vocab, a.history);
       ev.logprob = raw[static_cast<size_t>(ev.id)] - lse;
     } else {
+      float* row = logits.data.data() + static_cast<int64_t>(i) * logits.vocab;
       ev.id = a.sampler->sample(row, logits.vocab, a.history);
     }
     const auto& stops = a.req->stop_ids;

@@ -293,7 +293,13 @@ void DecoderModel::begin_forward(const ForwardBatch& batch, const KvCache& cache
 
 void DecoderModel::end_forward(const Tensor& logits, const ForwardBatch& batch, KvCache& cache,
                                Logits& out) {
-  backend().to_host(logits, out.data);
+  if (batch.argmax_only) {
+    out.argmax = backend().argmax_rows(logits);
+    out.data.clear();
+  } else {
+    backend().to_host(logits, out.data);
+    out.argmax.clear();
+  }
   out.rows = static_cast<int64_t>(batch.logit_rows.size());
   out.vocab = info_.vocab;
   commit_batch(batch, cache);

@@ -42,12 +42,16 @@ struct ForwardBatch {
   std::vector<int32_t> tokens;      // [rows]
   BatchLayout layout;               // finalize_layout() must have been called
   std::vector<int32_t> logit_rows;  // rows whose logits are returned, in this order
+  // Return only the argmax of each of those rows (Logits::argmax; Logits::data stays empty):
+  // greedy decoding, where a GPU backend then copies ids instead of [rows, vocab] floats.
+  bool argmax_only = false;
 };
 
 struct Logits {
   int64_t rows = 0;
   int64_t vocab = 0;
-  std::vector<float> data;  // [rows, vocab]
+  std::vector<float> data;  // [rows, vocab] (empty for an argmax_only pass)
+  std::vector<int32_t> argmax;  // [rows], an argmax_only pass only
   const float* row(int64_t i) const { return data.data() + i * vocab; }
 };
 

@@ -38,6 +38,12 @@ class Sampler {
   // tokens seen so far (prompt and generated).
   int32_t sample(float* logits, int64_t n, const std::vector<int32_t>& history);
   const SamplerParams& params() const { return params_; }
+  // sample() is argmax of the raw logits: temperature 0 and no penalty (so a backend may pick
+  // the token itself, ForwardBatch::argmax_only).
+  bool plain_greedy() const {
+    return params_.temperature == 0.0f && params_.repeat_penalty == 1.0f &&
+           params_.presence_penalty == 0.0f && params_.frequency_penalty == 0.0f;
+  }
 
  private:
   int32_t sample_ollama(const float* logits, int64_t n);

@@ -22,12 +22,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "backend/backend.h"
 #include "test_util.h"
+#include "util/argmax.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -280,6 +282,37 @@ TEST_F(CudaOps, AddRmsNormEqualsSeparateOps) {
       EXPECT_EQ(to_vec(gpu(), fused.sum), to_vec(gpu(), sum)) << what;
       EXPECT_EQ(to_vec(gpu(), fused.norm), to_vec(gpu(), norm)) << what;
     }
+  }
+}
+
+// The device argmax against the host one (util/argmax.h) on rows with ties, NaN, +-inf, rows
+// with nothing above -inf and all-NaN rows, at vocabulary sizes around the block width.
+TEST_F(CudaOps, ArgmaxRowsEqualsHost) {
+  Rng rng(17);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t vocab : {1, 31, 512, 513, 49152, 128256}) {
+    const int64_t rows = 9;
+    std::vector<float> v = normal_vec(rng, static_cast<size_t>(rows * vocab));
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = v.data() + r * vocab;
+      for (int64_t i = 0; i < vocab; ++i) {
+        switch (r) {
+          case 1: row[i] = std::round(row[i]); break;                    // many ties
+          case 2: if (i % 3 == 0) row[i] = NAN; break;
+          case 3: if (i % 1000 == 7) row[i] = inf; break;                // several +inf
+          case 4: row[i] = i % 2 ? -inf : NAN; break;                    // nothing above -inf
+          case 5: row[i] = NAN; break;                                   // all NaN
+          case 6: row[i] = i == vocab - 1 ? 1.0f : -inf; break;          // the last one
+          default: break;
+        }
+      }
+    }
+    const Tensor x = gpu().load_tensor(act_tensor(v, rows, vocab));
+    const std::vector<int32_t> got = gpu().argmax_rows(x);
+    ASSERT_EQ(got.size(), static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r)
+      EXPECT_EQ(got[static_cast<size_t>(r)], argmax_f32(v.data() + r * vocab, vocab))
+          << "vocab " << vocab << " row " << r;
   }
 }
 

@@ -207,6 +207,8 @@ class CudaBackend final : public Backend {
     if (stage_host_) cudaFreeHost(stage_host_);
     if (stage_dev_) cudaFree(stage_dev_);
     if (host_out_) cudaFreeHost(host_out_);
+    if (ids_host_) cudaFreeHost(ids_host_);
+    if (ids_dev_) cudaFree(ids_dev_);
     if (counters_) cudaFree(counters_);
     if (cublas_) cublas().destroy(cublas_);
     // The stream is left to the process: activation tensors may outlive the backend and their
@@ -600,6 +602,36 @@ class CudaBackend final : public Backend {
       check_launch("gather_rows");
     }
     return y;
+  }
+
+  // The pass (graph) runs, then one block per row picks its largest logit on the device; only
+  // the ids are copied back.
+  std::vector<int32_t> argmax_rows(const Tensor& x) override {
+    expect_2d("argmax_rows", x);
+    settle();
+    if (mode_ != Mode::Eager) launch_graph_pass();
+    const int64_t rows = x.dim(0);
+    std::vector<int32_t> ids(static_cast<size_t>(rows));
+    if (rows == 0) return ids;
+    const size_t bytes = static_cast<size_t>(rows) * sizeof(int32_t);
+    if (bytes > ids_cap_) {
+      OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (ids_dev_) cudaFree(ids_dev_);
+      if (ids_host_) cudaFreeHost(ids_host_);
+      ids_dev_ = nullptr;
+      ids_host_ = nullptr;
+      ids_cap_ = 0;
+      OLLMLX_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ids_dev_), bytes));
+      OLLMLX_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ids_host_), bytes));
+      ids_cap_ = bytes;
+    }
+    cuda::launch_argmax_rows(x.ptr<float>(), rows, x.dim(1), ids_dev_, stream_);
+    check_launch("argmax_rows");
+    OLLMLX_CUDA_CHECK(cudaMemcpyAsync(ids_host_, ids_dev_, bytes, cudaMemcpyDeviceToHost, stream_));
+    const cudaError_t e = cudaStreamSynchronize(stream_);
+    if (e != cudaSuccess) throw_error("cuda", "device error (reported at argmax_rows): {}", cudaGetErrorString(e));
+    std::copy(ids_host_, ids_host_ + rows, ids.begin());
+    return ids;
   }
 
   void to_host(const Tensor& x, std::vector<float>& out) override {
@@ -1001,6 +1033,9 @@ class CudaBackend final : public Backend {
   Dt xconv_dt_ = Dt::F32;
   float* host_out_ = nullptr;
   size_t host_out_cap_ = 0;
+  int32_t* ids_dev_ = nullptr;   // argmax_rows: device ids and their pinned host copy
+  int32_t* ids_host_ = nullptr;
+  size_t ids_cap_ = 0;
   static constexpr size_t kCublasWorkspace = size_t{32} << 20;
   void* cublas_ws_ = nullptr;
   // Graphs (see the top of the file).
