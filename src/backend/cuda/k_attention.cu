@@ -49,6 +49,9 @@ __global__ void kv_append_kernel(const AttnSpan* spans, int n_spans, const float
   store_dt(sp.v_w, o, kv_dt, v[static_cast<int64_t>(r) * W + idx]);
 }
 
+// DPL: head dimensions per lane (ceil(head_dim / 32): 1, 2, 4 or 8), so the value loop has no
+// predicated-off iterations for small heads.
+template <int DPL>
 __global__ void __launch_bounds__(kThreads) attention_kernel(const AttnArgs a) {
   extern __shared__ float4 smem4[];
   float* smem = reinterpret_cast<float*>(smem4);
@@ -128,9 +131,9 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const AttnArgs a) {
       const float p = valid ? expf(s - m_new) : 0.0f;
       const float psum = warp_sum(p);
       const float corr = expf(m_old - m_new);  // 0 while m_old is -inf
-      float acc[kMaxDimsPerLane];
+      float acc[DPL];
 #pragma unroll
-      for (int i = 0; i < kMaxDimsPerLane; ++i) {
+      for (int i = 0; i < DPL; ++i) {
         const int d = lane + 32 * i;
         acc[i] = d < hd ? sAcc[m * hd4 + d] * corr : 0.0f;
       }
@@ -138,13 +141,13 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const AttnArgs a) {
         const float pj = __shfl_sync(kFullMask, p, j);
         const float* vr = sV + j * hd4;
 #pragma unroll
-        for (int i = 0; i < kMaxDimsPerLane; ++i) {
+        for (int i = 0; i < DPL; ++i) {
           const int d = lane + 32 * i;
           if (d < hd) acc[i] = __fmaf_rn(pj, vr[d], acc[i]);
         }
       }
 #pragma unroll
-      for (int i = 0; i < kMaxDimsPerLane; ++i) {
+      for (int i = 0; i < DPL; ++i) {
         const int d = lane + 32 * i;
         if (d < hd) sAcc[m * hd4 + d] = acc[i];
       }
@@ -246,12 +249,24 @@ void launch_attention(const AttnArgs& a, cudaStream_t stream) {
   if (a.n_items == 0) return;
   static bool configured = false;  // raise the dynamic shared-memory limit once per process
   if (!configured) {
-    cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         static_cast<int>(kSmemBudget));
+    for (const void* k : {reinterpret_cast<const void*>(attention_kernel<1>),
+                          reinterpret_cast<const void*>(attention_kernel<2>),
+                          reinterpret_cast<const void*>(attention_kernel<4>),
+                          reinterpret_cast<const void*>(attention_kernel<8>)})
+      cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmemBudget));
     configured = true;
   }
-  attention_kernel<<<static_cast<unsigned>(a.n_items), kThreads, smem_bytes(a.head_dim, a.max_m),
-                     stream>>>(a);
+  const unsigned grid = static_cast<unsigned>(a.n_items);
+  const size_t smem = smem_bytes(a.head_dim, a.max_m);
+  const int dpl = (a.head_dim + 31) / 32;
+  if (dpl <= 1)
+    attention_kernel<1><<<grid, kThreads, smem, stream>>>(a);
+  else if (dpl <= 2)
+    attention_kernel<2><<<grid, kThreads, smem, stream>>>(a);
+  else if (dpl <= 4)
+    attention_kernel<4><<<grid, kThreads, smem, stream>>>(a);
+  else
+    attention_kernel<8><<<grid, kThreads, smem, stream>>>(a);
 }
 
 void launch_attention_combine(const float* part, const int32_t* rows, int n_rows, int n_heads,
