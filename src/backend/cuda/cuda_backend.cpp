@@ -621,11 +621,14 @@ class CudaBackend final : public Backend {
       ids_dev_ = nullptr;
       ids_host_ = nullptr;
       ids_cap_ = 0;
-      OLLMLX_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ids_dev_), bytes));
+      // ids, then the two-stage reduction's partials (2 * rows * kArgmaxChunks 4-byte values)
+      OLLMLX_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ids_dev_),
+                                   bytes + 2 * bytes * static_cast<size_t>(cuda::kArgmaxChunks)));
       OLLMLX_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ids_host_), bytes));
       ids_cap_ = bytes;
     }
-    cuda::launch_argmax_rows(x.ptr<float>(), rows, x.dim(1), ids_dev_, stream_);
+    float* partials = reinterpret_cast<float*>(ids_dev_ + ids_cap_ / sizeof(int32_t));
+    cuda::launch_argmax_rows(x.ptr<float>(), rows, x.dim(1), ids_dev_, partials, stream_);
     check_launch("argmax_rows");
     OLLMLX_CUDA_CHECK(cudaMemcpyAsync(ids_host_, ids_dev_, bytes, cudaMemcpyDeviceToHost, stream_));
     const cudaError_t e = cudaStreamSynchronize(stream_);

@@ -187,6 +187,9 @@ void launch_attention_combine(const float* part, const int32_t* rows, int n_rows
                               int head_dim, Dt act, float* out, cudaStream_t stream);
 
 // out[r] = index of the largest logit of row r of x [rows, vocab] (the host argmax's semantics).
-void launch_argmax_rows(const float* x, int64_t rows, int64_t vocab, int32_t* out, cudaStream_t stream);
+// Two stages over kArgmaxChunks chunks per row; scratch holds 2 * rows * kArgmaxChunks floats.
+constexpr int64_t kArgmaxChunks = 32;
+void launch_argmax_rows(const float* x, int64_t rows, int64_t vocab, int32_t* out, float* scratch,
+                        cudaStream_t stream);
 
 }  // namespace ollmlx::cuda
