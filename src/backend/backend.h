@@ -20,6 +20,7 @@
 #include "backend/rope_spec.h"
 #include "core/linear.h"
 #include "core/tensor.h"
+#include "util/argmax.h"
 #include "util/error.h"
 
 namespace ollmlx {
@@ -136,7 +137,14 @@ class Backend {
   // The index of the largest value of every row of x [rows, n] (NaN skipped, ties to the lowest
   // index, as sample/sampler.h's argmax), ending the pass like to_host. Greedy decoding needs
   // only these ids; a GPU backend computes them on the device and copies rows ints, not floats.
-  virtual std::vector<int32_t> argmax_rows(const Tensor& x);
+  virtual std::vector<int32_t> argmax_rows(const Tensor& x) {
+    std::vector<float> host;
+    to_host(x, host);
+    const int64_t rows = x.dim(0), n = x.dim(1);
+    std::vector<int32_t> ids(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) ids[static_cast<size_t>(r)] = argmax_f32(host.data() + r * n, n);
+    return ids;
+  }
 };
 
 // Creates a backend by name ("cpu"; others when built). Throws Error("backend") if unknown.

@@ -1,7 +1,6 @@
 // Backend selection by name. Only backends compiled into this build are available.
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
-#include "util/argmax.h"
 #include "util/error.h"
 #ifdef OLLMLX_HAVE_CUDA
 #include "backend/cuda/cuda_factory.h"
@@ -50,15 +49,6 @@ std::string compiled_backends() {
   s += ", mlx (MLX " + mlxb::mlx_description() + ")";
 #endif
   return s;
-}
-
-std::vector<int32_t> Backend::argmax_rows(const Tensor& x) {
-  std::vector<float> host;
-  to_host(x, host);
-  const int64_t rows = x.dim(0), n = x.dim(1);
-  std::vector<int32_t> ids(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) ids[static_cast<size_t>(r)] = argmax_f32(host.data() + r * n, n);
-  return ids;
 }
 
 }  // namespace ollmlx

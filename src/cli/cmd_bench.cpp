@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "engine/generate.h"
 #include "util/error.h"
@@ -49,6 +50,7 @@ std::string human_bytes(double b) {
 
 void run_bench(const BenchArgs& a) {
   using Clock = std::chrono::steady_clock;
+  if (a.host_argmax && a.parallel <= 0) throw CliError("--host-argmax applies to the --parallel test");
   int threads = resolve_threads(a.threads);
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto backend = create_backend(resolve_device(a.device), threads);

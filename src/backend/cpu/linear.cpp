@@ -43,6 +43,7 @@ struct Job {
   int group_size = 0;
   int64_t words = 0;   // uint32 words per quantized row
   int64_t groups = 0;  // groups per row
+  int64_t param_bytes = 0;  // bytes per scale/bias element
   const ScratchFn* scratch = nullptr;  // where the prepared copies of x come from (else new[])
 };
 
@@ -311,7 +312,7 @@ void PrefetchRows(const Job& job, int64_t n0, int64_t nr) {
   };
   const int64_t wbytes = job.words * 4;
   touch(job.w->weight.ptr<const uint8_t>() + n0 * wbytes, nr * wbytes);
-  const int64_t pbytes = (job.w->scales.dtype == DType::F32 ? 4 : 2) * job.groups;
+  const int64_t pbytes = job.param_bytes * job.groups;
   touch(job.w->scales.ptr<const uint8_t>() + n0 * pbytes, nr * pbytes);
   touch(job.w->biases.ptr<const uint8_t>() + n0 * pbytes, nr * pbytes);
 }
@@ -652,6 +653,7 @@ linear_detail::Job make_job(ThreadPool& pool, const float* x, int64_t T, const L
     job.group_size = w.quant.group_size;
     job.words = w.in * job.bits / 32;
     job.groups = w.in / job.group_size;
+    job.param_bytes = static_cast<int64_t>(dtype_size(w.scales.dtype));
   }
   return job;
 }

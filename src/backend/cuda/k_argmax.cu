@@ -21,6 +21,18 @@ __device__ __forceinline__ bool better(float v, int i, float bv, int bi) {
   return v > bv || (v == bv && i < bi);
 }
 
+// Merges (bv, bi) across a warp into lane 0.
+__device__ __forceinline__ void warp_best(float& bv, int& bi) {
+  for (int off = 16; off > 0; off >>= 1) {
+    const float ov = __shfl_down_sync(0xffffffffu, bv, off);
+    const int oi = __shfl_down_sync(0xffffffffu, bi, off);
+    if (better(ov, oi, bv, bi)) {
+      bv = ov;
+      bi = oi;
+    }
+  }
+}
+
 // (v, i) of the best element of row[begin, end) over a block of kThreads, in thread 0.
 __device__ void block_best(const float* __restrict__ row, int64_t begin, int64_t end, float& bv, int& bi) {
   bv = 0.0f;
@@ -32,14 +44,7 @@ __device__ void block_best(const float* __restrict__ row, int64_t begin, int64_t
       bi = static_cast<int>(i);
     }
   }
-  for (int off = 16; off > 0; off >>= 1) {
-    const float ov = __shfl_down_sync(0xffffffffu, bv, off);
-    const int oi = __shfl_down_sync(0xffffffffu, bi, off);
-    if (better(ov, oi, bv, bi)) {
-      bv = ov;
-      bi = oi;
-    }
-  }
+  warp_best(bv, bi);
   __shared__ float sv[kThreads / 32];
   __shared__ int si[kThreads / 32];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -51,14 +56,7 @@ __device__ void block_best(const float* __restrict__ row, int64_t begin, int64_t
   if (warp == 0) {
     bv = lane < kThreads / 32 ? sv[lane] : 0.0f;
     bi = lane < kThreads / 32 ? si[lane] : -1;
-    for (int off = 16; off > 0; off >>= 1) {
-      const float ov = __shfl_down_sync(0xffffffffu, bv, off);
-      const int oi = __shfl_down_sync(0xffffffffu, bi, off);
-      if (better(ov, oi, bv, bi)) {
-        bv = ov;
-        bi = oi;
-      }
-    }
+    warp_best(bv, bi);
   }
 }
 
@@ -92,14 +90,7 @@ __global__ void k_argmax_merge(const float* __restrict__ pv, const int* __restri
       bi = i;
     }
   }
-  for (int off = 16; off > 0; off >>= 1) {
-    const float ov = __shfl_down_sync(0xffffffffu, bv, off);
-    const int oi = __shfl_down_sync(0xffffffffu, bi, off);
-    if (better(ov, oi, bv, bi)) {
-      bv = ov;
-      bi = oi;
-    }
-  }
+  warp_best(bv, bi);
   if (lane == 0) out[r] = bi < 0 ? 0 : bi;
 }
 

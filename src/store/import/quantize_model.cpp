@@ -263,22 +263,18 @@ QuantizeReport quantize_model_dir(const fs::path& src, const fs::path& dst, cons
                     bits, gs, cast_to ? fmt::format(", other floats as {}", dtype_name(*cast_to)) : ""));
     std::vector<PlannedTensor> planned;
     for (const Planned& p : plan) planned.push_back(p.t);
-    const std::map<std::string, std::string> weight_map = write_mlx_shards(
+    const MlxShards written = write_mlx_shards(
         dst, planned, options.max_shard_bytes, log,
         [&](size_t i, std::vector<uint8_t>& buf) { produce(plan[i], buf); });
-    OJson wm = OJson::object();
+    rep.total_size = written.total_size;
     int64_t n_params = 0;
     for (const Planned& p : plan) {
-      rep.total_size += p.t.nbytes;
       if (p.kind == Kind::QScales || p.kind == Kind::QBiases) continue;
       int64_t elems = 1;
       for (int64_t d : p.t.shape) elems *= d;
       n_params += p.kind == Kind::QWeight ? elems * 32 / bits : elems;
     }
-    for (const auto& [k, v] : weight_map) wm[k] = v;
-    const OJson index{{"metadata", OJson{{"total_size", rep.total_size}, {"total_parameters", n_params}}},
-                      {"weight_map", wm}};
-    store::write_file_atomic(dst / "model.safetensors.index.json", index.dump(4));
+    store::write_file_atomic(dst / "model.safetensors.index.json", written.index_json(n_params));
 
     // config.json as mlx-lm's save_config writes it: the quantization block, sorted keys.
     OJson out_cfg = cfg;

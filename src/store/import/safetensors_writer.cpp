@@ -94,10 +94,18 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Plan
   ::close(fd);
 }
 
-std::map<std::string, std::string> write_mlx_shards(
-    const std::filesystem::path& dir, const std::vector<PlannedTensor>& tensors, uint64_t max_shard_bytes,
-    const std::function<void(const std::string&)>& log,
-    const std::function<void(size_t, std::vector<uint8_t>&)>& produce) {
+std::string MlxShards::index_json(int64_t total_parameters) const {
+  using OJson = nlohmann::ordered_json;
+  OJson wm = OJson::object();
+  for (const auto& [name, file] : weight_map) wm[name] = file;
+  const OJson index{{"metadata", OJson{{"total_size", total_size}, {"total_parameters", total_parameters}}},
+                    {"weight_map", wm}};
+  return index.dump(4);
+}
+
+MlxShards write_mlx_shards(const std::filesystem::path& dir, const std::vector<PlannedTensor>& tensors,
+                           uint64_t max_shard_bytes, const std::function<void(const std::string&)>& log,
+                           const std::function<void(size_t, std::vector<uint8_t>&)>& produce) {
   std::vector<std::vector<size_t>> shards;
   uint64_t shard_size = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -108,7 +116,9 @@ std::map<std::string, std::string> write_mlx_shards(
     shards.back().push_back(i);
     shard_size += tensors[i].nbytes;
   }
-  std::map<std::string, std::string> weight_map;
+  MlxShards out;
+  out.files = static_cast<int>(shards.size());
+  for (const PlannedTensor& t : tensors) out.total_size += t.nbytes;
   for (size_t s = 0; s < shards.size(); ++s) {
     const std::string fname = shards.size() > 1
                                   ? fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards.size())
@@ -116,13 +126,13 @@ std::map<std::string, std::string> write_mlx_shards(
     std::vector<PlannedTensor> planned;
     for (size_t i : shards[s]) {
       planned.push_back(tensors[i]);
-      weight_map[tensors[i].name] = fname;
+      out.weight_map[tensors[i].name] = fname;
     }
     if (log) log(fmt::format("writing {} ({} tensors)", fname, planned.size()));
     write_safetensors(dir / fname, planned, {{"format", "mlx"}},
                       [&](size_t j, std::vector<uint8_t>& buf) { produce(shards[s][j], buf); });
   }
-  return weight_map;
+  return out;
 }
 
 }  // namespace ollmlx::gguf

@@ -38,15 +38,23 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Plan
                        const std::map<std::string, std::string>& metadata,
                        const std::function<void(size_t, std::vector<uint8_t>&)>& produce);
 
+// What write_mlx_shards wrote.
+struct MlxShards {
+  std::map<std::string, std::string> weight_map;  // tensor name -> its file
+  uint64_t total_size = 0;                        // bytes of tensor data
+  int files = 0;
+  // model.safetensors.index.json as mlx-lm's save_model writes it (json.dump with indent 4, no
+  // final newline): metadata total_size / total_parameters and the sorted weight_map.
+  std::string index_json(int64_t total_parameters) const;
+};
+
 // Writes `tensors` (in the order given, normally sorted by name) into `dir` as mlx-lm's
 // save_model cuts them: consecutive shards of at most `max_shard_bytes` (a tensor larger than
 // that gets a shard of its own), "model.safetensors" when there is one, else
 // "model-0000i-of-0000n.safetensors", each with {"format": "mlx"} metadata. `produce(i, out)`
-// fills tensor i's bytes; `log` gets a "writing <file> (<n> tensors)" line per shard. Returns the
-// file of every tensor name (the index's weight_map).
-std::map<std::string, std::string> write_mlx_shards(
-    const std::filesystem::path& dir, const std::vector<PlannedTensor>& tensors, uint64_t max_shard_bytes,
-    const std::function<void(const std::string&)>& log,
-    const std::function<void(size_t, std::vector<uint8_t>&)>& produce);
+// fills tensor i's bytes; `log` gets a "writing <file> (<n> tensors)" line per shard.
+MlxShards write_mlx_shards(const std::filesystem::path& dir, const std::vector<PlannedTensor>& tensors,
+                           uint64_t max_shard_bytes, const std::function<void(const std::string&)>& log,
+                           const std::function<void(size_t, std::vector<uint8_t>&)>& produce);
 
 }  // namespace ollmlx::gguf
