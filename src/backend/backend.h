@@ -145,6 +145,29 @@ class Backend {
     for (int64_t r = 0; r < rows; ++r) ids[static_cast<size_t>(r)] = argmax_f32(host.data() + r * n, n);
     return ids;
   }
+
+  // ---- pipelined greedy decoding (optional) -----------------------------------------------
+  // A lazy backend (mlx) can start evaluating a decode pass, build the next pass on the ids the
+  // first one picks while it runs, and only then read those ids (mlx-lm's generate loop with
+  // async_eval). The engine uses the three ops below only where this returns true; the defaults
+  // throw Error("backend").
+  virtual bool supports_pipelined_decode() const { return false; }
+  // argmax_rows without the wait: the ids ([rows] I32, the same values argmax_rows gives) as a
+  // tensor of this backend whose evaluation, together with everything the pass wrote to the KV
+  // cache, has been started. Ends the pass like to_host. The tensor can be read with read_ids
+  // and used as the input of a later pass (embed_ids) before that.
+  virtual Tensor argmax_rows_async(const Tensor& /*x*/) {
+    throw_error("backend", "{}: pipelined decoding (argmax_rows_async) is not supported", name());
+  }
+  // Waits for ids from argmax_rows_async and copies them to the host.
+  virtual std::vector<int32_t> read_ids(const Tensor& /*ids*/) {
+    throw_error("backend", "{}: pipelined decoding (read_ids) is not supported", name());
+  }
+  // embed() with the ids given as a tensor of this backend ([T] I32, from argmax_rows_async):
+  // the host never sees them, so ids outside [0, table.out) are clamped into it.
+  virtual Tensor embed_ids(const Linear& /*table*/, const Tensor& /*ids*/, DType /*compute*/) {
+    throw_error("backend", "{}: pipelined decoding (embed_ids) is not supported", name());
+  }
 };
 
 // Creates a backend by name ("cpu"; others when built). Throws Error("backend") if unknown.

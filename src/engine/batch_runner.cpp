@@ -39,6 +39,20 @@ struct BatchRunner::Active {
   bool done = false;
 };
 
+// A pipelined pass whose ids are being computed: logit row i belongs to owners[i] (nullptr once
+// that sequence has ended; its row is then discarded).
+struct BatchRunner::Pass {
+  std::vector<Active*> owners;
+  Logits logits;  // pending_ids
+};
+
+namespace {
+template <typename P>
+bool any_live(const P& pass) {
+  return std::any_of(pass.owners.begin(), pass.owners.end(), [](const auto* a) { return a != nullptr; });
+}
+}  // namespace
+
 BatchRunner::BatchRunner(Model& model, BatchRunnerOptions options) : model_(model), opt_(options) {
   if (opt_.slots < 1 || opt_.context < 2 || opt_.max_batch_rows < 1)
     throw_error("engine", "invalid batch runner options (slots {}, context {}, rows {})", opt_.slots,
@@ -46,6 +60,7 @@ BatchRunner::BatchRunner(Model& model, BatchRunnerOptions options) : model_(mode
   opt_.max_batch_rows = std::max(opt_.max_batch_rows, opt_.slots);
   cache_ = model_.backend().create_kv_cache(
       model_.kv_spec(opt_.slots, opt_.context, std::min(opt_.max_batch_rows, opt_.context)));
+  pipelining_ = opt_.pipeline && model_.backend().supports_pipelined_decode();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -96,7 +111,7 @@ void BatchRunner::finish(Active& a, FinishReason reason, const std::string& erro
 }
 
 void BatchRunner::loop() {
-  std::vector<Active> active;
+  std::list<Active> active;  // a list: a pipelined pass keeps pointers to its sequences
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -134,10 +149,13 @@ void BatchRunner::loop() {
     } catch (const std::exception& e) {
       // A failed pass fails every sequence in it; the runner keeps serving new ones.
       log::error("[engine] forward pass failed: {}", e.what());
+      next_.reset();
       for (Active& a : active) finish(a, FinishReason::Error, e.what());
     }
-    active.erase(std::remove_if(active.begin(), active.end(), [](const Active& a) { return a.done; }),
-                 active.end());
+    if (next_)
+      for (Active*& o : next_->owners)
+        if (o && o->done) o = nullptr;
+    active.remove_if([](const Active& a) { return a.done; });
     if (active.empty()) {
       bool idle;
       {
@@ -147,7 +165,15 @@ void BatchRunner::loop() {
       if (idle) model_.backend().release_cached_memory();
     }
   }
-  // Shutdown: end everything.
+  // Shutdown: let a pass still being computed finish, then end everything.
+  if (next_) {
+    try {
+      model_.backend().read_ids(next_->logits.pending_ids);
+    } catch (const std::exception& e) {
+      log::debug("[engine] discarded pipelined pass failed: {}", e.what());
+    }
+    next_.reset();
+  }
   for (Active& a : active) finish(a, FinishReason::Cancelled);
   std::deque<std::pair<std::shared_ptr<SequenceRequest>, SteadyClock::time_point>> rest;
   {
@@ -162,69 +188,139 @@ void BatchRunner::loop() {
   }
 }
 
-void BatchRunner::step(std::vector<Active>& active) {
-  // Build the pass: decode rows first (one per generating sequence), then prefill chunks.
-  ForwardBatch batch;
-  std::vector<Active*> row_owner;    // sequence whose logits row i of the output is
-  int budget = opt_.max_batch_rows;
-  for (Active& a : active) {
-    if (a.done || a.slot < 0) continue;
-    if (a.req->cancelled.load()) {
-      finish(a, FinishReason::Cancelled);
-      continue;
-    }
-    if (!a.generating) continue;
-    if (cache_->seq_len(a.slot) >= opt_.context) {
-      finish(a, FinishReason::Length);
-      continue;
-    }
-    const int32_t row = static_cast<int32_t>(batch.tokens.size());
-    batch.layout.seqs.push_back({a.slot, row, 1, cache_->seq_len(a.slot)});
-    batch.tokens.push_back(a.next_token);
-    batch.logit_rows.push_back(row);
-    row_owner.push_back(&a);
-    --budget;
-  }
-  for (Active& a : active) {
-    if (a.done || a.slot < 0 || a.generating || budget <= 0) continue;
-    const auto& p = a.req->prompt;
-    const size_t head = p.size() - 1;  // tokens before the last
-    const int32_t row = static_cast<int32_t>(batch.tokens.size());
-    if (a.prefilled < head) {
-      const size_t take = std::min<size_t>(head - a.prefilled, static_cast<size_t>(budget));
-      batch.layout.seqs.push_back({a.slot, row, static_cast<int32_t>(take), static_cast<int32_t>(a.prefilled)});
-      batch.tokens.insert(batch.tokens.end(), p.begin() + static_cast<std::ptrdiff_t>(a.prefilled),
-                          p.begin() + static_cast<std::ptrdiff_t>(a.prefilled + take));
-      a.prefilled += take;
-      budget -= static_cast<int>(take);
-    } else {
-      // The last prompt token alone, as mlx-lm does; it yields the first logits.
-      batch.layout.seqs.push_back({a.slot, row, 1, static_cast<int32_t>(head)});
-      batch.tokens.push_back(p.back());
+void BatchRunner::step(std::list<Active>& active) {
+  std::unique_ptr<Pass> cur = std::move(next_);
+  if (cur) {
+    // The previous step submitted this pass before reading its predecessor's ids; cancellations
+    // end sequences here as at the start of any step (the pass's row of theirs is discarded).
+    for (Active& a : active)
+      if (!a.done && a.slot >= 0 && a.req->cancelled.load()) finish(a, FinishReason::Cancelled);
+    for (Active*& o : cur->owners)
+      if (o && o->done) o = nullptr;
+  } else {
+    // Build the pass: decode rows first (one per generating sequence), then prefill chunks.
+    ForwardBatch batch;
+    std::vector<Active*> row_owner;    // sequence whose logits row i of the output is
+    int budget = opt_.max_batch_rows;
+    for (Active& a : active) {
+      if (a.done || a.slot < 0) continue;
+      if (a.req->cancelled.load()) {
+        finish(a, FinishReason::Cancelled);
+        continue;
+      }
+      if (!a.generating) continue;
+      if (cache_->seq_len(a.slot) >= opt_.context) {
+        finish(a, FinishReason::Length);
+        continue;
+      }
+      const int32_t row = static_cast<int32_t>(batch.tokens.size());
+      batch.layout.seqs.push_back({a.slot, row, 1, cache_->seq_len(a.slot)});
+      batch.tokens.push_back(a.next_token);
       batch.logit_rows.push_back(row);
       row_owner.push_back(&a);
-      a.generating = true;
       --budget;
     }
+    for (Active& a : active) {
+      if (a.done || a.slot < 0 || a.generating || budget <= 0) continue;
+      const auto& p = a.req->prompt;
+      const size_t head = p.size() - 1;  // tokens before the last
+      const int32_t row = static_cast<int32_t>(batch.tokens.size());
+      if (a.prefilled < head) {
+        const size_t take = std::min<size_t>(head - a.prefilled, static_cast<size_t>(budget));
+        batch.layout.seqs.push_back({a.slot, row, static_cast<int32_t>(take), static_cast<int32_t>(a.prefilled)});
+        batch.tokens.insert(batch.tokens.end(), p.begin() + static_cast<std::ptrdiff_t>(a.prefilled),
+                            p.begin() + static_cast<std::ptrdiff_t>(a.prefilled + take));
+        a.prefilled += take;
+        budget -= static_cast<int>(take);
+      } else {
+        // The last prompt token alone, as mlx-lm does; it yields the first logits.
+        batch.layout.seqs.push_back({a.slot, row, 1, static_cast<int32_t>(head)});
+        batch.tokens.push_back(p.back());
+        batch.logit_rows.push_back(row);
+        row_owner.push_back(&a);
+        a.generating = true;
+        --budget;
+      }
+    }
+    if (batch.tokens.empty()) return;
+    finalize_layout(batch.layout);
+    // When every row is chosen by plain argmax (temperature 0, no penalties, no log-probabilities),
+    // the backend picks the tokens itself: only the ids leave a GPU.
+    batch.argmax_only = !row_owner.empty();
+    for (const Active* a : row_owner)
+      batch.argmax_only = batch.argmax_only && a->sampler->plain_greedy() && !a->req->logprobs &&
+                          a->req->top_logprobs <= 0;
+    if (!pipelining_ || !batch.argmax_only) {
+      Logits logits;
+      model_.forward(batch, *cache_, logits);
+      consume(row_owner, logits, batch.argmax_only);
+      return;
+    }
+    // Greedy rows on a pipelining backend: start the pass without waiting for its ids.
+    batch.argmax_async = true;
+    cur = std::make_unique<Pass>();
+    cur->owners = row_owner;
+    model_.forward(batch, *cache_, cur->logits);
   }
-  if (batch.tokens.empty()) return;
-  finalize_layout(batch.layout);
-  // When every row is chosen by plain argmax (temperature 0, no penalties, no log-probabilities),
-  // the backend picks the tokens itself: only the ids leave a GPU.
-  batch.argmax_only = !row_owner.empty();
-  for (const Active* a : row_owner)
-    batch.argmax_only = batch.argmax_only && a->sampler->plain_greedy() && !a->req->logprobs &&
-                        a->req->top_logprobs <= 0;
-  Logits logits;
-  model_.forward(batch, *cache_, logits);
+  // `cur` is being evaluated. Submit the next decode step on its ids (still on the backend)
+  // before reading them, so building that step's graph overlaps with cur's evaluation.
+  if (can_pipeline(*cur, active)) {
+    ForwardBatch batch;
+    for (size_t i = 0; i < cur->owners.size(); ++i) {
+      const int slot = cur->owners[i]->slot;
+      batch.layout.seqs.push_back({slot, static_cast<int32_t>(i), 1, cache_->seq_len(slot)});
+      batch.logit_rows.push_back(static_cast<int32_t>(i));
+    }
+    finalize_layout(batch.layout);
+    batch.token_ids = cur->logits.pending_ids;
+    batch.argmax_only = batch.argmax_async = true;
+    auto spec = std::make_unique<Pass>();
+    spec->owners = cur->owners;
+    model_.forward(batch, *cache_, spec->logits);
+    next_ = std::move(spec);
+    pipelined_steps_.fetch_add(1);
+  }
+  cur->logits.argmax = model_.backend().read_ids(cur->logits.pending_ids);
+  consume(cur->owners, cur->logits, true);
+  if (next_) {
+    // Sequences that ended on cur's tokens: their rows of next_ are never read, and freeing the
+    // slot discarded what next_ wrote to their caches. When none is left, wait for next_ now
+    // rather than leave it running while the runner idles.
+    for (Active*& o : next_->owners)
+      if (o && o->done) o = nullptr;
+    if (!any_live(*next_)) {
+      model_.backend().read_ids(next_->logits.pending_ids);
+      next_.reset();
+    }
+  }
+}
 
+bool BatchRunner::can_pipeline(const Pass& pass, const std::list<Active>& active) {
+  if (!pipelining_) return false;
+  size_t live = 0;
+  for (const Active& a : active) live += !a.done && a.slot >= 0;
+  if (live != pass.owners.size()) return false;  // a sequence is still prefilling
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!queue_.empty() && static_cast<int>(live) < opt_.slots) return false;  // one will be admitted
+  }
+  for (const Active* a : pass.owners) {
+    if (!a || a->done || !a->generating || a->req->cancelled.load()) return false;
+    // pass's token is the sequence's (g+1)-th, the next step's its (g+2)-th.
+    if (a->req->max_tokens >= 0 && a->end.generated_tokens + 2 > a->req->max_tokens) return false;
+    if (cache_->seq_len(a->slot) >= opt_.context) return false;
+  }
+  return true;
+}
+
+void BatchRunner::consume(const std::vector<Active*>& row_owner, Logits& logits, bool argmax_only) {
   const auto now = SteadyClock::now();
   for (size_t i = 0; i < row_owner.size(); ++i) {
+    if (!row_owner[i] || row_owner[i]->done) continue;
     Active& a = *row_owner[i];
-    if (a.done) continue;
     if (a.end.generated_tokens == 0) a.first_token = now;
     TokenEvent ev;
-    if (batch.argmax_only) {
+    if (argmax_only) {
       ev.id = logits.argmax[i];
     } else if (a.req->logprobs || a.req->top_logprobs > 0) {
       float* row = logits.data.data() + static_cast<int64_t>(i) * logits.vocab;

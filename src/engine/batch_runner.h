@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,12 @@ struct BatchRunnerOptions {
   int slots = 4;             // concurrent sequences
   int context = 4096;        // positions per sequence
   int max_batch_rows = 512;  // rows per forward pass (decode rows + prefill chunks)
+  // Pipelined greedy decoding where the backend supports it (Backend::supports_pipelined_decode,
+  // the mlx backend): while every sequence of the batch decodes by plain argmax and nothing waits
+  // to join, step N+1 is submitted on step N's ids (still on the device) before those are read,
+  // as mlx-lm's generate loop does with async_eval. Tokens, done reasons and counts are the same
+  // either way; a sequence that ends at step N has its row of step N+1 discarded with its slot.
+  bool pipeline = true;
 };
 
 class BatchRunner {
@@ -89,11 +96,20 @@ class BatchRunner {
   int pending() const;
   const BatchRunnerOptions& options() const { return opt_; }
   size_t kv_cache_bytes() const;
+  // Decode passes submitted speculatively (before the ids of the pass before them were read).
+  int64_t pipelined_steps() const { return pipelined_steps_.load(); }
 
  private:
   struct Active;
+  struct Pass;
   void loop();
-  void step(std::vector<Active>& active);
+  void step(std::list<Active>& active);
+  // Hands each logit row's token to its sequence (sampling, stops, callbacks, limits).
+  void consume(const std::vector<Active*>& owners, Logits& logits, bool argmax_only);
+  // Whether the decode step after `pass` (same sequences, one row each) may be submitted before
+  // the pass's ids are read: nothing waits to join and no sequence can end for a reason known
+  // before its token is (length limits, cancellation).
+  bool can_pipeline(const Pass& pass, const std::list<Active>& active);
   void finish(Active& a, FinishReason reason, const std::string& error = {});
 
   Model& model_;
@@ -103,6 +119,9 @@ class BatchRunner {
   std::condition_variable wake_;
   std::deque<std::pair<std::shared_ptr<SequenceRequest>, std::chrono::steady_clock::time_point>> queue_;
   std::atomic<int> in_flight_{0};  // submitted, not yet ended
+  bool pipelining_ = false;        // options.pipeline and the backend supports it
+  std::unique_ptr<Pass> next_;     // a pass submitted before the previous one's ids were read
+  std::atomic<int64_t> pipelined_steps_{0};
   bool stop_ = false;
   std::thread thread_;
 };

@@ -206,9 +206,19 @@ DType infer_activation_dtype(const std::vector<DType>& param_dtypes) {
 
 void validate_batch(const ForwardBatch& batch, const KvCache& cache, int64_t vocab) {
   const auto& L = batch.layout;
-  if (static_cast<int64_t>(batch.tokens.size()) != L.rows())
-    throw_error("model", "batch has {} tokens but its layout has {} rows", batch.tokens.size(), L.rows());
-  if (batch.tokens.empty()) throw_error("model", "empty batch");
+  if (!batch.token_ids.empty()) {
+    // Ids on the backend (a pipelined decode step): their values are checked (clamped) there.
+    if (!batch.tokens.empty()) throw_error("model", "a batch has either host tokens or token_ids, not both");
+    if (batch.token_ids.dtype != DType::I32 || batch.token_ids.rank() != 1 || batch.token_ids.dim(0) != L.rows())
+      throw_error("model", "token_ids {} {} do not match the layout's {} rows", dtype_name(batch.token_ids.dtype),
+                  shape_str(batch.token_ids.shape), L.rows());
+    if (L.rows() == 0) throw_error("model", "empty batch");
+  } else {
+    if (static_cast<int64_t>(batch.tokens.size()) != L.rows())
+      throw_error("model", "batch has {} tokens but its layout has {} rows", batch.tokens.size(), L.rows());
+    if (batch.tokens.empty()) throw_error("model", "empty batch");
+  }
+  if (batch.argmax_async && !batch.argmax_only) throw_error("model", "argmax_async needs argmax_only");
   for (size_t i = 0; i < batch.tokens.size(); ++i)
     if (batch.tokens[i] < 0 || batch.tokens[i] >= vocab)
       throw_error("model", "token id {} outside the vocabulary [0, {})", batch.tokens[i], vocab);
@@ -230,6 +240,11 @@ void validate_batch(const ForwardBatch& batch, const KvCache& cache, int64_t voc
   }
   for (int32_t r : batch.logit_rows)
     if (r < 0 || r >= L.rows()) throw_error("model", "logit row {} outside [0, {})", r, L.rows());
+}
+
+Tensor embed_tokens(Backend& be, const Linear& table, const ForwardBatch& batch, DType compute) {
+  if (!batch.token_ids.empty()) return be.embed_ids(table, batch.token_ids, compute);
+  return be.embed(table, batch.tokens, compute);
 }
 
 void commit_batch(const ForwardBatch& batch, KvCache& cache) {
@@ -293,7 +308,12 @@ void DecoderModel::begin_forward(const ForwardBatch& batch, const KvCache& cache
 
 void DecoderModel::end_forward(const Tensor& logits, const ForwardBatch& batch, KvCache& cache,
                                Logits& out) {
-  if (batch.argmax_only) {
+  out.pending_ids = Tensor();
+  if (batch.argmax_only && batch.argmax_async) {
+    out.pending_ids = backend().argmax_rows_async(logits);
+    out.argmax.clear();
+    out.data.clear();
+  } else if (batch.argmax_only) {
     out.argmax = backend().argmax_rows(logits);
     out.data.clear();
   } else {

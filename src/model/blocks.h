@@ -112,6 +112,9 @@ DType lookup_dtype(const Linear& table, const ModelOptions& opt);
 // Checks a batch against the model and cache: token ids in [0, vocab), each sequence starts at or
 // before the end of its cached history, stays within the cache's context, logit rows valid.
 void validate_batch(const ForwardBatch& batch, const KvCache& cache, int64_t vocab);
+// The embedding rows of a batch's tokens: Backend::embed of its host tokens, or embed_ids of its
+// token_ids (a pipelined decode step).
+Tensor embed_tokens(Backend& be, const Linear& table, const ForwardBatch& batch, DType compute);
 // After a successful pass: records the new history lengths.
 void commit_batch(const ForwardBatch& batch, KvCache& cache);
 

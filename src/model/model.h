@@ -45,6 +45,14 @@ struct ForwardBatch {
   // Return only the argmax of each of those rows (Logits::argmax; Logits::data stays empty):
   // greedy decoding, where a GPU backend then copies ids instead of [rows, vocab] floats.
   bool argmax_only = false;
+  // With argmax_only, where Backend::supports_pipelined_decode(): do not wait for the ids. The
+  // pass's evaluation is started and Logits::pending_ids holds its ids (Logits::argmax stays
+  // empty): read them with Backend::read_ids, or feed them to the next pass as `token_ids` first.
+  bool argmax_async = false;
+  // The input tokens as a backend tensor ([rows] I32: a previous argmax_async pass's
+  // pending_ids) instead of `tokens`, which must then be empty: the next decode step is built
+  // before the ids of the previous one have been read.
+  Tensor token_ids;
 };
 
 struct Logits {
@@ -52,6 +60,7 @@ struct Logits {
   int64_t vocab = 0;
   std::vector<float> data;  // [rows, vocab] (empty for an argmax_only pass)
   std::vector<int32_t> argmax;  // [rows], an argmax_only pass only
+  Tensor pending_ids;           // [rows] I32 on the backend, an argmax_async pass only
   const float* row(int64_t i) const { return data.data() + i * vocab; }
 };
 

@@ -17,6 +17,10 @@
 //    single-token rows mixed, several slots) give the logits of the separate runs within
 //    2.5 e_mlx + 2^-8 and the same argmax. Not bit for bit: MLX picks its matmul kernels by the
 //    number of rows (its CPU quantized_matmul keeps partial sums in the activation dtype).
+//  * PipelinedRunner: the batch runner with pipelined greedy decoding (async_eval, the next step
+//    built on the previous one's ids) gives exactly the tokens, done reasons and counts of the
+//    runner without it, for sequences ending at different steps by num_predict, stop ids, stop
+//    strings and cancellation, and mlx-lm's greedy tokens.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -25,7 +29,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 
+#include "engine/batch_runner.h"
 #include "engine/generate.h"
 #include "model/model.h"
 #include "parity_util.h"
@@ -188,6 +194,147 @@ void check_batched(const std::string& dir) {
               tol);
 }
 
+// ---- the batch runner's pipelined decoding ---------------------------------------------------
+
+struct RunSpec {
+  std::vector<int32_t> prompt;
+  int64_t max_tokens = -1;
+  std::vector<int32_t> stop_ids;
+  int stop_after = -1;    // on_token returns false at this many tokens (a stop string matched)
+  int cancel_after = -1;  // the request's cancel flag is set at this many tokens (client gone)
+};
+
+struct RunResult {
+  std::vector<std::vector<int32_t>> tokens;  // as on_token saw them
+  std::vector<SequenceEnd> ends;
+  int64_t pipelined_steps = 0;
+};
+
+// The requests of `specs` through one BatchRunner. A first one-token request holds the runner
+// thread in its on_token until every request is queued, so they are admitted together (slots
+// permitting) and the passes do not depend on thread timing.
+RunResult run_batch(Model& m, const std::vector<RunSpec>& specs, bool pipeline, int slots) {
+  BatchRunnerOptions o;
+  o.slots = slots;
+  o.context = 256;
+  o.max_batch_rows = 64;
+  o.pipeline = pipeline;
+  BatchRunner runner(m, o);
+  std::promise<void> go;
+  std::shared_future<void> all_queued = go.get_future().share();
+  std::promise<void> gate_done;
+  auto gate = std::make_shared<SequenceRequest>();
+  gate->prompt = {specs.at(0).prompt.at(0)};
+  gate->on_token = [all_queued](const TokenEvent&, FinishReason&) {
+    all_queued.wait();
+    return false;
+  };
+  gate->on_end = [&gate_done](const SequenceEnd&) { gate_done.set_value(); };
+  runner.submit(gate);
+  RunResult r;
+  r.tokens.resize(specs.size());
+  r.ends.resize(specs.size());
+  std::vector<std::promise<void>> done(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto q = std::make_shared<SequenceRequest>();
+    const RunSpec& sp = specs[i];
+    q->prompt = sp.prompt;
+    q->max_tokens = sp.max_tokens;
+    q->stop_ids = sp.stop_ids;
+    SequenceRequest* raw = q.get();
+    q->on_token = [&r, i, sp, raw](const TokenEvent& ev, FinishReason& reason) {
+      r.tokens[i].push_back(ev.id);
+      const int n = static_cast<int>(r.tokens[i].size());
+      if (n == sp.cancel_after) raw->cancelled = true;
+      if (n == sp.stop_after) {
+        reason = FinishReason::Stop;
+        return false;
+      }
+      return true;
+    };
+    q->on_end = [&r, &done, i](const SequenceEnd& e) {
+      r.ends[i] = e;
+      done[i].set_value();
+    };
+    runner.submit(q);
+  }
+  go.set_value();
+  gate_done.get_future().wait();
+  for (auto& d : done) d.get_future().wait();
+  r.pipelined_steps = runner.pipelined_steps();
+  EXPECT_EQ(runner.pending(), 0);
+  return r;
+}
+
+void expect_same_run(const RunResult& got, const RunResult& want, const std::string& what) {
+  for (size_t i = 0; i < want.tokens.size(); ++i) {
+    EXPECT_EQ(got.tokens[i], want.tokens[i]) << what << ": request " << i;
+    EXPECT_EQ(got.ends[i].tokens, want.ends[i].tokens) << what << ": request " << i;
+    EXPECT_EQ(got.ends[i].reason, want.ends[i].reason) << what << ": request " << i;
+    EXPECT_EQ(got.ends[i].generated_tokens, want.ends[i].generated_tokens) << what << ": request " << i;
+    EXPECT_EQ(got.ends[i].generated_tokens, static_cast<int64_t>(got.tokens[i].size())) << what << ": request " << i;
+    EXPECT_EQ(got.ends[i].prompt_tokens, want.ends[i].prompt_tokens) << what << ": request " << i;
+    EXPECT_GT(got.ends[i].prompt_eval.count(), 0) << what << ": request " << i;
+    if (got.ends[i].generated_tokens > 1) {
+      EXPECT_GT(got.ends[i].eval.count(), 0) << what << ": request " << i;
+    }
+  }
+}
+
+// Pipelined greedy decoding (step N+1 submitted on step N's ids before they are read) gives the
+// non-pipelined run's tokens, done reasons and counts, for sequences that end at different steps
+// by every cause: num_predict, a stop id, a stop string (on_token false), cancellation; one
+// request waits for a slot that a stopped sequence frees while its speculative row is discarded.
+void check_pipelined_runner(const std::string& dir) {
+  const auto refs = read_reference(dir);
+  ASSERT_GE(refs.size(), 3u);
+  auto m = load_model(dir, mlx());
+  ASSERT_TRUE(m->backend().supports_pipelined_decode());
+  // 1. Free runs of different lengths: the sequences leave the batch at different steps.
+  std::vector<RunSpec> free_runs;
+  const int64_t lengths[] = {24, 9, 16};
+  for (size_t i = 0; i < 3; ++i) free_runs.push_back({refs[i].tokens, lengths[i], {}, -1, -1});
+  const RunResult base = run_batch(*m, free_runs, false, 3);
+  const RunResult piped = run_batch(*m, free_runs, true, 3);
+  EXPECT_EQ(base.pipelined_steps, 0);
+  // Every decode step after the first of the longest sequence can be speculative, except where a
+  // sequence reaches num_predict next (the pipeline drains instead of computing a wasted row).
+  EXPECT_GE(piped.pipelined_steps, 24 - 9) << "the pipeline was not used";
+  expect_same_run(piped, base, "free runs");
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(base.ends[i].reason, FinishReason::Length);
+    ASSERT_EQ(base.tokens[i].size(), static_cast<size_t>(lengths[i]));
+    // The runner's greedy tokens are mlx-lm's (the reference's 32 greedy tokens).
+    if (!m->info().pass_dependent && refs[i].greedy.size() >= static_cast<size_t>(lengths[i])) {
+      EXPECT_EQ(piped.tokens[i], std::vector<int32_t>(refs[i].greedy.begin(), refs[i].greedy.begin() + lengths[i]))
+          << "request " << i << " vs mlx-lm";
+    }
+  }
+  // 2. Ends the host learns only from the token itself (a stop id, a stop string), a
+  // cancellation, and num_predict; two slots for four requests, so requests wait for the slots
+  // of sequences that stopped while their next step was already submitted.
+  const std::vector<int32_t>& t0 = base.tokens[0];
+  std::vector<RunSpec> stops = {
+      {refs[0].tokens, 30, {t0[6]}, -1, -1},  // stops at the first t0[6] (step <= 7)
+      {refs[1].tokens, 30, {}, 5, -1},         // a stop string after 5 tokens
+      {refs[2].tokens, 12, {}, -1, -1},        // num_predict
+      {refs[0].tokens, 30, {}, -1, 4},         // the client goes away after 4 tokens
+  };
+  const RunResult sbase = run_batch(*m, stops, false, 2);
+  const RunResult spiped = run_batch(*m, stops, true, 2);
+  expect_same_run(spiped, sbase, "stops");
+  EXPECT_GT(spiped.pipelined_steps, 0) << "the pipeline was not used";
+  const size_t first = static_cast<size_t>(std::find(t0.begin(), t0.end(), t0[6]) - t0.begin());
+  EXPECT_EQ(sbase.tokens[0], std::vector<int32_t>(t0.begin(), t0.begin() + static_cast<std::ptrdiff_t>(first)));
+  EXPECT_EQ(sbase.ends[0].reason, FinishReason::Stop);
+  EXPECT_EQ(sbase.tokens[1], std::vector<int32_t>(base.tokens[1].begin(), base.tokens[1].begin() + 5));
+  EXPECT_EQ(sbase.ends[1].reason, FinishReason::Stop);
+  EXPECT_EQ(sbase.tokens[2], std::vector<int32_t>(base.tokens[2].begin(), base.tokens[2].begin() + 12));
+  EXPECT_EQ(sbase.ends[2].reason, FinishReason::Length);
+  EXPECT_EQ(sbase.tokens[3], std::vector<int32_t>(t0.begin(), t0.begin() + 4));
+  EXPECT_EQ(sbase.ends[3].reason, FinishReason::Cancelled);
+}
+
 class Fn : public ::testing::Test {
  public:
   explicit Fn(std::function<void()> f) : f_(std::move(f)) {}
@@ -257,6 +404,11 @@ void register_tests() {
     add("Greedy32", [dir] { check_greedy(dir, 512); });
     if (has_sliding_layers(dir)) add("Greedy32Chunked3", [dir] { check_greedy(dir, 3); });
     add("BatchedDecode", [dir] { check_batched(dir); });
+    // The runner's pipelined decoding on every unquantized fixture (each architecture, the
+    // sliding-window rings, every RoPE variant, f16/f32) and one affine and one fp-mode quantized
+    // embedding: the quantized ones cost seconds each with MLX's CPU kernels and add no path.
+    if (c.at("quantization").is_null() || name == "q8_g32_bf16_untied" || name == "nvfp4_bf16_untied")
+      add("PipelinedRunner", [dir] { check_pipelined_runner(dir); });
   }
 }
 

@@ -34,6 +34,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -42,6 +43,7 @@
 #include "backend/backend.h"
 #include "backend/mlx/mlx_factory.h"
 #include "test_util.h"
+#include "util/argmax.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -643,6 +645,148 @@ TEST_F(MlxOps, KvCacheBookkeeping) {
   b.seqs = {{0, 0, 3, 0}};
   finalize_layout(b);
   EXPECT_THROW(mlx().attention(q, q, q, *cpu_cache, b, params(2, 2, 8)), Error);
+}
+
+// ---- pipelined decoding: ids on the device ---------------------------------------------------
+
+// The subsystem of the Error `f` throws ("" if it throws none).
+std::string error_subsystem(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.subsystem();
+  }
+  return "";
+}
+
+TEST_F(MlxOps, ArgmaxOnTheDeviceIsTheHostArgmax) {
+  Rng rng(61);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const int64_t n = 37;
+  for (DType act : {DType::F32, DType::BF16, DType::F16}) {
+    std::vector<float> v = round_dt(act, normal_vec(rng, static_cast<size_t>(7 * n)));
+    auto row = [&](int r) { return v.data() + r * n; };
+    row(1)[5] = nan;                                    // NaN skipped (MLX's argmax would pick it)
+    row(1)[9] = 100.0f;
+    row(2)[3] = row(2)[30] = 50.0f;                     // a tie: the lowest index
+    for (int64_t j = 0; j < n; ++j) row(3)[j] = nan;    // nothing: 0
+    for (int64_t j = 0; j < n; ++j) row(4)[j] = -inf;   // all -inf: 0
+    row(5)[0] = nan;
+    row(5)[n - 1] = inf;
+    row(6)[n - 1] = 60.0f;                              // the last column
+    std::vector<int32_t> want;
+    for (int r = 0; r < 7; ++r) want.push_back(argmax_f32(row(r), n));
+    ASSERT_EQ(want[1], 9);
+    ASSERT_EQ(want[2], 3);
+    set_act(act);
+    const Tensor x = mlx().load_tensor(act_tensor(v, 7, n));
+    EXPECT_EQ(mlx().argmax_rows(mlx().scale(x, 1.0f)), want) << dt_name(act);
+    const Tensor ids = mlx().argmax_rows_async(mlx().scale(x, 1.0f));
+    EXPECT_EQ(ids.dtype, DType::I32);
+    EXPECT_EQ(ids.shape, (Shape{7}));
+    EXPECT_EQ(mlx().read_ids(ids), want) << dt_name(act);
+    EXPECT_EQ(mlx().read_ids(ids), want) << "read twice";
+  }
+}
+
+TEST_F(MlxOps, EmbedIdsIsEmbed) {
+  Rng rng(62);
+  EXPECT_TRUE(mlx().supports_pipelined_decode());
+  const Linear t = affine_table(rng, 50, 128, 4, 64, DType::BF16);
+  const Linear td = mlx().load_linear(t);
+  Linear dense;
+  dense.name = "embed_dense";
+  dense.out = 40;
+  dense.in = 72;
+  dense.weight = param_tensor(DType::F16, normal_vec(rng, 40 * 72), {40, 72});
+  const Linear dd = mlx().load_linear(dense);
+  for (DType act : {DType::BF16, DType::F32}) {
+    set_act(act);
+    // Ids as a pass of argmax_rows_async gives them: one-hot logits rows.
+    for (const Linear* l : {&td, &dd}) {
+      const std::vector<int32_t> ids = {0, static_cast<int32_t>(l->out - 1), 7, 7, 3};
+      std::vector<float> onehot(ids.size() * static_cast<size_t>(l->out), 0.0f);
+      for (size_t r = 0; r < ids.size(); ++r) onehot[r * static_cast<size_t>(l->out) + static_cast<size_t>(ids[r])] = 1;
+      const Tensor dev = mlx().argmax_rows_async(mlx().load_tensor(
+          act_tensor(onehot, static_cast<int64_t>(ids.size()), l->out)));
+      for (DType compute : {DType::BF16, DType::F32}) {
+        const auto got = to_vec(mlx(), mlx().embed_ids(*l, dev, compute));
+        const auto ref = to_vec(mlx(), mlx().embed(*l, ids, compute));
+        EXPECT_TRUE(close(got, ref, [](size_t) { return 0.0; }, l->name + " " + dt_name(act)));
+      }
+      EXPECT_EQ(mlx().read_ids(dev), ids);
+    }
+  }
+  // Ids the host never checked are clamped into the table, not read outside it.
+  set_act(DType::F32);
+  std::vector<float> logits(3 * 60, 0.0f);
+  logits[0 * 60 + 55] = logits[1 * 60 + 2] = logits[2 * 60 + 59] = 1.0f;
+  const Tensor wide = mlx().argmax_rows_async(mlx().load_tensor(act_tensor(logits, 3, 60)));
+  EXPECT_EQ(mlx().read_ids(wide), (std::vector<int32_t>{55, 2, 59}));
+  EXPECT_TRUE(close(to_vec(mlx(), mlx().embed_ids(dd, wide, DType::F32)), to_vec(mlx(), mlx().embed(dd, {39, 2, 39}, DType::F32)),
+                    [](size_t) { return 0.0; }, "clamped ids"));
+  // Anything else is refused with the backend's Error.
+  const Tensor floats = mlx().load_tensor(act_tensor(std::vector<float>(3, 1.0f), 1, 3));
+  Tensor host_ids;
+  host_ids.dtype = DType::I32;
+  host_ids.shape = {3};
+  std::vector<int32_t> host_vals = {1, 2, 3};
+  host_ids.data = host_vals.data();
+  EXPECT_EQ(error_subsystem([&] { mlx().embed_ids(dd, floats, DType::F32); }), "mlx");
+  EXPECT_EQ(error_subsystem([&] { mlx().embed_ids(dd, host_ids, DType::F32); }), "mlx");
+  EXPECT_EQ(error_subsystem([&] { mlx().read_ids(floats); }), "mlx");
+  EXPECT_EQ(error_subsystem([&] { mlx().read_ids(host_ids); }), "mlx");
+  EXPECT_EQ(error_subsystem([&] { mlx().argmax_rows_async(host_ids); }), "mlx");
+  // The CPU backend does not pipeline: the capability says so and the ops refuse.
+  EXPECT_FALSE(cpu().supports_pipelined_decode());
+  EXPECT_EQ(error_subsystem([&] { cpu().argmax_rows_async(floats); }), "backend");
+  EXPECT_EQ(error_subsystem([&] { cpu().read_ids(wide); }), "backend");
+  EXPECT_EQ(error_subsystem([&] { cpu().embed_ids(t, wide, DType::F32); }), "backend");
+}
+
+// A speculative decode row written and then rewound (set_len back by one, as when the token
+// before it ended the sequence) leaves no trace: the row written at that position next attends
+// exactly as if the speculative one had never been, on full layers and on sliding-window rings
+// (here wrapping several times).
+TEST_F(MlxOps, SpeculativeRowRewoundLeavesNoTrace) {
+  KvCacheSpec spec;
+  const std::vector<AttentionParams> layers = {params(4, 2, 16, 0, 0.0f, 0), params(4, 2, 16, 6, 0.0f, 1)};
+  spec.layers = {{2, 16, 0}, {2, 16, 6}};
+  spec.dtype = DType::BF16;
+  spec.max_seqs = 2;
+  spec.max_context = 128;
+  spec.max_chunk = 4;
+  set_act(DType::BF16);
+  auto plain = mlx().create_kv_cache(spec), spec_cache = mlx().create_kv_cache(spec);
+  const int a = plain->alloc_seq(), b = spec_cache->alloc_seq();
+  Rng rng(63);
+  auto rows = [&](int n, int width) { return mlx().load_tensor(act_tensor(round_dt(DType::BF16, normal_vec(rng, static_cast<size_t>(n * width))), n, width)); };
+  auto attend = [&](KvCache& c, int slot, int32_t pos0, const Tensor& q, const Tensor& k, const Tensor& v) {
+    BatchLayout l;
+    l.seqs = {{slot, 0, static_cast<int32_t>(q.dim(0)), pos0}};
+    finalize_layout(l);
+    std::vector<std::vector<float>> outs;
+    for (const AttentionParams& p : layers) outs.push_back(to_vec(mlx(), mlx().attention(q, k, v, c, l, p)));
+    c.set_len(slot, pos0 + static_cast<int32_t>(q.dim(0)));
+    return outs;
+  };
+  int32_t len = 0;
+  for (int step = 0; step < 30; ++step) {
+    const int n = step == 0 ? 3 : 1;
+    const Tensor q = rows(n, 64), k = rows(n, 32), v = rows(n, 32);
+    const auto want = attend(*plain, a, len, q, k, v);
+    const auto got = attend(*spec_cache, b, len, q, k, v);
+    for (size_t li = 0; li < layers.size(); ++li)
+      EXPECT_EQ(got[li], want[li]) << "step " << step << " layer " << li;
+    len += n;
+    if (step % 3 == 1) {
+      // The speculative row of a token that is then discarded: written, then rewound.
+      const Tensor sq = rows(1, 64), sk = rows(1, 32), sv = rows(1, 32);
+      attend(*spec_cache, b, len, sq, sk, sv);
+      EXPECT_EQ(spec_cache->seq_len(b), len + 1);
+      spec_cache->set_len(b, len);
+    }
+  }
 }
 
 // ---- weights, errors ------------------------------------------------------------------------

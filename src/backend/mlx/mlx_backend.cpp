@@ -4,8 +4,10 @@
 // fast::rms_norm, fast::rope, fast::scaled_dot_product_attention (GQA, causal or explicit
 // sliding-window masks; gemma2's logit softcap through explicit ops, as mlx-lm does it).
 //
-// * Lazy: an op only adds nodes to MLX's graph; to_host evaluates the requested tensor together
-//   with every KV-cache array written since the last evaluation (one graph per forward pass).
+// * Lazy: an op only adds nodes to MLX's graph; to_host / argmax_rows evaluate the requested
+//   tensor together with every KV-cache array written since the last evaluation (one graph per
+//   forward pass); argmax_rows_async only starts that evaluation (mx::async_eval), so the engine
+//   can build the next decode pass on its ids while it runs (pipelined decoding, as mlx-lm).
 // * Dtypes: every op computes with its inputs cast to the activation dtype and returns that dtype
 //   (MLX's type promotion for the model's parameters, see ARCHITECTURE "Numerics"), so a bf16
 //   model computes in bf16 exactly as mlx-lm does; a float32 run upcasts the parameters on the
@@ -20,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <numbers>
 #include <optional>
@@ -196,37 +199,28 @@ class MlxBackend final : public Backend {
   // ---- ops --------------------------------------------------------------------------------
 
   Tensor embed(const Linear& table, const std::vector<int32_t>& ids, DType compute) override {
-    if (compute != DType::F32 && compute != DType::F16 && compute != DType::BF16)
-      throw_error("mlx", "embed {}: compute dtype {} is not a float type", table.name, dtype_name(compute));
-    if (table.quantized() && table.quant.mode == QuantMode::NvFp4 && table.global_scale > 0.0f)
-      throw_error("mlx", "embed {}: nvfp4 tables with a global scale are not supported by the mlx backend",
-                  table.name);
+    check_embed(table, compute);
     for (size_t i = 0; i < ids.size(); ++i)
       if (ids[i] < 0 || ids[i] >= table.out)
         throw_error("embed", "{}: token id {} (row {}) outside the vocabulary of {}", table.name, ids[i], i,
                     table.out);
     return guard("embed", [&] {
-      const mx::Dtype cdt = to_mx(compute);
-      mx::array idx(ids.begin(), {static_cast<int32_t>(ids.size())}, mx::int32);
-      const mx::array& w = unwrap(table.weight, "embed");
-      mx::array rows = mx::take(w, idx, 0, s());
-      mx::array y = rows;
-      if (!table.quantized()) {
-        y = mx::astype(rows, cdt, s());
-      } else {
-        // mlx-lm's QuantizedEmbedding: mx.dequantize(weight[x], scales[x], biases[x], ...), in
-        // the scales' dtype (an upcast run has converted them); fp modes return bfloat16.
-        const bool affine = table.quant.mode == QuantMode::Affine;
-        mx::array sc = mx::take(unwrap(table.scales, "embed"), idx, 0, s());
-        std::optional<mx::array> bi;
-        if (affine) {
-          sc = mx::astype(sc, cdt, s());
-          bi = mx::astype(mx::take(unwrap(table.biases, "embed"), idx, 0, s()), cdt, s());
-        }
-        y = mx::dequantize(rows, sc, bi, table.quant.group_size, table.quant.bits, mode_name(table.quant.mode),
-                           std::nullopt, affine ? std::nullopt : std::optional<mx::Dtype>(cdt), s());
-      }
-      return out(y);
+      return embed_rows(table, mx::array(ids.begin(), {static_cast<int32_t>(ids.size())}, mx::int32), compute);
+    });
+  }
+
+  Tensor embed_ids(const Linear& table, const Tensor& ids, DType compute) override {
+    check_embed(table, compute);
+    return guard("embed_ids", [&] {
+      const mx::array& a = unwrap(ids, "embed_ids");
+      if (a.ndim() != 1 || a.dtype() != mx::int32)
+        throw_error("mlx", "embed_ids {}: ids must be a 1-D int32 array, got {} dimensions of {}", table.name,
+                    a.ndim(), dtype_name(from_mx(a.dtype())));
+      // The host never sees these ids (argmax_rows_async's, in range by construction): clamp
+      // rather than let take() read outside the table.
+      const int32_t last = static_cast<int32_t>(std::min<int64_t>(table.out, INT32_MAX)) - 1;
+      mx::array idx = mx::clip(a, mx::array(0, mx::int32), mx::array(last, mx::int32), s());
+      return embed_rows(table, idx, compute);
     });
   }
 
@@ -517,9 +511,7 @@ class MlxBackend final : public Backend {
   void to_host(const Tensor& xt, std::vector<float>& result) override {
     guard("to_host", [&] {
       mx::array y = mx::contiguous(mx::astype(unwrap(xt, "to_host"), mx::float32, s()), false, s());
-      std::vector<mx::array> todo = std::move(pending_);
-      pending_.clear();
-      todo.push_back(y);
+      std::vector<mx::array> todo = take_pending(y);
       {
         std::lock_guard<std::mutex> lock(eval_mutex());
         mx::eval(todo);
@@ -529,10 +521,107 @@ class MlxBackend final : public Backend {
     });
   }
 
+  // Greedy ids on the device: only [rows] int32 are copied, as mlx-lm samples on the device.
+  std::vector<int32_t> argmax_rows(const Tensor& xt) override {
+    return guard("argmax_rows", [&] {
+      mx::array ids = argmax_array(xt, "argmax_rows");
+      std::vector<mx::array> todo = take_pending(ids);
+      {
+        std::lock_guard<std::mutex> lock(eval_mutex());
+        mx::eval(todo);
+      }
+      return std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + ids.size());
+    });
+  }
+
+  // ---- pipelined greedy decoding ----------------------------------------------------------
+  // mlx-lm's generate_step: the pass's graph (its ids and the KV-cache writes) is handed to
+  // mx::async_eval, which schedules it on the stream's worker and returns; the engine builds the
+  // next pass on these ids (embed_ids) and only then waits for them (read_ids, mlx-lm's .item()).
+  bool supports_pipelined_decode() const override { return true; }
+
+  Tensor argmax_rows_async(const Tensor& xt) override {
+    return guard("argmax_rows_async", [&] {
+      mx::array ids = argmax_array(xt, "argmax_rows_async");
+      std::vector<mx::array> todo = take_pending(ids);
+      {
+        std::lock_guard<std::mutex> lock(eval_mutex());
+        mx::async_eval(todo);
+      }
+      return wrap(ids);
+    });
+  }
+
+  std::vector<int32_t> read_ids(const Tensor& t) override {
+    return guard("read_ids", [&] {
+      mx::array ids = unwrap(t, "read_ids");
+      if (ids.ndim() != 1 || ids.dtype() != mx::int32)
+        throw_error("mlx", "read_ids: expected a 1-D int32 array, got {} dimensions of {}", ids.ndim(),
+                    dtype_name(from_mx(ids.dtype())));
+      {
+        // Waits for the evaluation argmax_rows_async started (or runs it, for any other array).
+        std::lock_guard<std::mutex> lock(eval_mutex());
+        mx::eval(ids);
+      }
+      return std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + ids.size());
+    });
+  }
+
  private:
   mx::Stream s() const { return stream_; }
   mx::array act(const mx::array& a) { return a.dtype() == adt_ ? a : mx::astype(a, adt_, s()); }
   Tensor out(const mx::array& a) { return wrap(act(a)); }
+
+  static void check_embed(const Linear& table, DType compute) {
+    if (compute != DType::F32 && compute != DType::F16 && compute != DType::BF16)
+      throw_error("mlx", "embed {}: compute dtype {} is not a float type", table.name, dtype_name(compute));
+    if (table.quantized() && table.quant.mode == QuantMode::NvFp4 && table.global_scale > 0.0f)
+      throw_error("mlx", "embed {}: nvfp4 tables with a global scale are not supported by the mlx backend",
+                  table.name);
+  }
+
+  // Rows `idx` ([T] int32, in range) of an embedding table, as mlx-lm looks them up.
+  Tensor embed_rows(const Linear& table, const mx::array& idx, DType compute) {
+    const mx::Dtype cdt = to_mx(compute);
+    const mx::array& w = unwrap(table.weight, "embed");
+    mx::array rows = mx::take(w, idx, 0, s());
+    mx::array y = rows;
+    if (!table.quantized()) {
+      y = mx::astype(rows, cdt, s());
+    } else {
+      // mlx-lm's QuantizedEmbedding: mx.dequantize(weight[x], scales[x], biases[x], ...), in
+      // the scales' dtype (an upcast run has converted them); fp modes return bfloat16.
+      const bool affine = table.quant.mode == QuantMode::Affine;
+      mx::array sc = mx::take(unwrap(table.scales, "embed"), idx, 0, s());
+      std::optional<mx::array> bi;
+      if (affine) {
+        sc = mx::astype(sc, cdt, s());
+        bi = mx::astype(mx::take(unwrap(table.biases, "embed"), idx, 0, s()), cdt, s());
+      }
+      y = mx::dequantize(rows, sc, bi, table.quant.group_size, table.quant.bits, mode_name(table.quant.mode),
+                         std::nullopt, affine ? std::nullopt : std::optional<mx::Dtype>(cdt), s());
+    }
+    return out(y);
+  }
+
+  // The greedy ids of logits x [rows, n] as a lazy int32 array: NaN skipped (MLX's argmax would
+  // pick it), ties to the lowest index, as util/argmax.h.
+  mx::array argmax_array(const Tensor& xt, const char* op) {
+    const mx::array& x = unwrap(xt, op);
+    expect_2d(op, x);
+    if (x.shape(1) < 1) throw_error("mlx", "{}: rows of zero logits", op);
+    mx::array clean = mx::where(mx::isnan(x, s()), mx::array(-std::numeric_limits<float>::infinity(), x.dtype()),
+                                x, s());
+    return mx::astype(mx::argmax(clean, 1, false, s()), mx::int32, s());
+  }
+
+  // Everything written to KV caches since the last evaluation, plus `y`.
+  std::vector<mx::array> take_pending(const mx::array& y) {
+    std::vector<mx::array> todo = std::move(pending_);
+    pending_.clear();
+    todo.push_back(y);
+    return todo;
+  }
 
   static void same_shape(const char* op, const mx::array& a, const mx::array& b) {
     if (a.ndim() != 2 || a.shape() != b.shape())

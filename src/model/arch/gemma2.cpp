@@ -99,7 +99,7 @@ class Gemma2Model final : public blocks::DecoderModel {
     // MLX scales the looked-up rows in their own dtype (bf16 for an fp-quantized table even in a
     // float32 run), then the first layer promotes them to the activation dtype.
     be.set_activation_dtype(embed_dtype_);
-    Tensor h = be.scale(be.embed(embed_, batch.tokens, embed_dtype_), embed_scale_);
+    Tensor h = be.scale(blocks::embed_tokens(be, embed_, batch, embed_dtype_), embed_scale_);
     be.set_activation_dtype(info_.activation_dtype);
     for (const auto& L : layers_) h = L.forward(be, h, cache, batch.layout);
     Tensor hs = be.rms_norm(be.gather_rows(h, batch.logit_rows), norm_, layers_.front().eps);

@@ -102,7 +102,7 @@ class Qwen3Model final : public blocks::DecoderModel {
   void forward(const ForwardBatch& batch, KvCache& cache, Logits& out) override {
     begin_forward(batch, cache);
     Backend& be = backend();
-    Tensor h = be.embed(embed_, batch.tokens, embed_dtype_);
+    Tensor h = blocks::embed_tokens(be, embed_, batch, embed_dtype_);
     for (const auto& L : layers_) h = L.forward(be, h, cache, batch.layout);
     Tensor hs = be.rms_norm(be.gather_rows(h, batch.logit_rows), norm_, layers_.front().eps);
     end_forward(be.linear(hs, tied_ ? embed_ : lm_head_), batch, cache, out);
