@@ -5,16 +5,27 @@
 # against the bandwidth limit, then the whole-model parity tests. Results go to $OUT.
 #   tools/cuda_device_run.sh [steps...]   (default: bw ops bench1b bench7b model; also
 #   prof1b, prof1bpp, prof7b: Nsight Compute per-kernel times of one decode / prefill pass;
-#   GTEST_FILTER narrows the test steps)
+#   GTEST_FILTER narrows the test steps; mlxgpu, benchmlx1b, benchmlx7b: MLX's CUDA build
+#   against ollmlx's CUDA backend, with .mlxcudacarry from tools/mlx_cuda_prepare_carry.sh)
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/cuda_out}
 # Unpack the carried binaries and libraries (tools/cuda_prepare_carry.sh) to local disk.
 C=/tmp/cudacarry
-if [ ! -x $C/bin/ollmlx ]; then
+if [ ! -x $C/bin/ollmlx ] && [ -e .cudacarry/binlib.tar.xz ]; then
   mkdir -p $C
   python3 -c "import tarfile; tarfile.open('.cudacarry/binlib.tar.xz').extractall('$C')"
   ln -sfn "$PWD/.cudacarry/fixtures" $C/fixtures
+fi
+# The MLX-vs-CUDA comparison (steps mlxgpu, benchmlx1b, benchmlx7b) runs one ollmlx with both
+# backends and MLX's CUDA wheel from .mlxcudacarry (tools/mlx_cuda_prepare_carry.sh), laid out
+# as a site-packages folder whose nvidia/ is the device venv's (cuBLAS, cuDNN, NCCL... for
+# libmlx.so's RPATH).
+M=/tmp/mlxcudacarry
+if [ ! -x $M/bin/ollmlx ] && [ -e .mlxcudacarry/mlxcuda.tar.xz ]; then
+  mkdir -p $M
+  python3 -c "import tarfile; tarfile.open('.mlxcudacarry/mlxcuda.tar.xz').extractall('$M')"
+  ln -sfn "$(python3 -c 'import site; print(site.getsitepackages()[0])')/nvidia" $M/site/nvidia
 fi
 mkdir -p "$OUT"
 S="$OUT/summary.txt"
@@ -22,12 +33,14 @@ S="$OUT/summary.txt"
 CUBLAS_DIR=/usr/local/cuda/lib64
 [ -e $CUBLAS_DIR/libcublas.so.13 ] || CUBLAS_DIR=$(dirname "$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)")
 run() { LD_LIBRARY_PATH="$C/lib:$CUBLAS_DIR:${LD_LIBRARY_PATH:-}" "$@"; }
+# Both backends of that binary then use the venv's cuBLAS (libmlx.so loads its cuBLASLt).
+runm() { LD_LIBRARY_PATH="$M/lib:$M/site/mlx/lib:$M/site/nvidia/cu13/lib:${LD_LIBRARY_PATH:-}" PYTHONPATH="$M/site" "$@"; }
 step() { echo "== $(date +%T) $*" | tee -a "$S"; }
 steps=${*:-bw ops bench1b bench7b model}
 
 step "start; steps: $steps"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv >> "$S" 2>&1
-run ldd $C/bin/ollmlx | grep -E "not found|cublas" >> "$S" 2>&1
+[ -x $C/bin/ollmlx ] && run ldd $C/bin/ollmlx | grep -E "not found|cublas" >> "$S" 2>&1
 
 for s in $steps; do
   case $s in
@@ -103,6 +116,95 @@ PY
       CUOBJ=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
       "$CUOBJ" -sass -arch sm_90a $C/bin/ollmlx 2>/dev/null | awk '/Function : .*qgemv_word_kernelILi4ELi1ELi4ELNS0_2DtE2E/{p=1} p{print} p&&/\.\.\.\.\.\.\.\.\.\./{exit}' > "$OUT/sass_qgemv4.txt"
       wc -l "$OUT/sass_qgemv4.txt" >> "$S" ;;
+    mlxgpu)
+      # MLX's CUDA build really computes on the GPU: device, a float32 matmul and a 4-bit
+      # quantized matmul against MLX's CPU stream, a timed bf16 product; ollmlx sees it.
+      step "mlx on the gpu"
+      runm ldd $M/site/mlx/lib/libmlx.so | grep -E "not found|cublas|cudnn|nccl|nvrtc" >> "$S" 2>&1
+      runm ldd $M/bin/ollmlx | grep -E "not found|mlx" >> "$S" 2>&1
+      python3 -m pip list 2>/dev/null | grep -E "^nvidia-(cublas|cudnn|nccl|cuda-nvrtc|cufft|cusolver) " >> "$S"
+      runm env PYTHONUNBUFFERED=1 timeout 240 python3 - >> "$S" 2>&1 <<'PY'
+import time
+import numpy as np
+import mlx.core as mx
+print("mlx", mx.__version__, "default device", mx.default_device(), "cuda available", mx.cuda.is_available())
+rng = np.random.default_rng(0)
+a = rng.standard_normal((512, 1024), dtype=np.float32); b = rng.standard_normal((1024, 768), dtype=np.float32)
+c = np.array(mx.matmul(mx.array(a), mx.array(b)))
+print("f32 matmul vs numpy: max rel err %.2e (TF32 tensor cores give ~1e-3)" % (np.abs(c - a @ b).max() / np.abs(a @ b).max()))
+w = mx.array(rng.standard_normal((4096, 4096), dtype=np.float32) * 0.02).astype(mx.bfloat16)
+wq, s, z = mx.quantize(w, group_size=64, bits=4)
+x = mx.array(rng.standard_normal((8, 4096), dtype=np.float32)).astype(mx.bfloat16)
+y = mx.quantized_matmul(x, wq, s, z, transpose=True, group_size=64, bits=4)
+with mx.stream(mx.cpu):
+    yc = mx.quantized_matmul(x, wq, s, z, transpose=True, group_size=64, bits=4)
+y, yc = np.array(y.astype(mx.float32)), np.array(yc.astype(mx.float32))
+print("q4 matmul gpu vs cpu stream: max rel diff %.2e" % (np.abs(y - yc).max() / np.abs(yc).max()))
+m = mx.random.normal((8192, 8192)).astype(mx.bfloat16); mx.eval(m)
+for i in range(4):
+    t = time.perf_counter(); mx.eval(m @ m); dt = time.perf_counter() - t
+print("bf16 8192^3 product: %.2f ms, %.0f TFLOP/s" % (1e3 * dt, 2 * 8192**3 / dt / 1e12))
+PY
+      echo "rc=$?" >> "$S"
+      runm timeout 60 $M/bin/ollmlx --version >> "$S" 2>&1 ;;
+    benchmlx1b|benchmlx7b)
+      # The same ollmlx binary, OLLMLX_DEVICE=cuda and =mlx, on the same model in the same call;
+      # then mlx-lm's own loop on the same MLX (tools/mlx_lm_bench.py). pp512 (the prefill time
+      # is the time to first token: bench times prefill() up to the last row's logits), tg128
+      # after a 512-token prompt; then 32 sequences decoded together, a separate run so that a
+      # slow one cannot cost the batch-1 figures.
+      shape=llama-3.2-1b; [ $s = benchmlx7b ] && shape=qwen-2.5-7b
+      [ -e /tmp/$shape/config.json ] || { step "make $shape"; timeout 200 python3 tools/make_random_mlx_model.py --shape $shape --out /tmp/$shape >> "$S" 2>&1; }
+      for dev in cuda mlx; do
+        step "bench $shape $dev"
+        runm env OLLMLX_DEVICE=$dev timeout 150 $M/bin/ollmlx bench -m /tmp/$shape -p 512 -n 128 -d 512 -r 3 \
+          --json > "$OUT/benchmlx_${shape}_$dev.json" 2>> "$S"
+        echo "rc=$?" >> "$S"
+        runm env OLLMLX_DEVICE=$dev timeout 150 $M/bin/ollmlx bench -m /tmp/$shape -p 0 -n 128 --parallel 32 -r 2 \
+          --json > "$OUT/benchmlx_${shape}_${dev}_par.json" 2>> "$S"
+        echo "rc=$?" >> "$S"
+      done
+      step "mlx-lm $shape"
+      runm env PYTHONUNBUFFERED=1 timeout 150 python3 tools/mlx_lm_bench.py /tmp/$shape -p 512 -n 128 -r 3 \
+        --json "$OUT/benchmlx_${shape}_mlxlm.json" >> "$S" 2>&1
+      echo "rc=$?" >> "$S"
+      python3 - "$OUT" $shape /tmp/$shape/bench_info.json >> "$S" 2>&1 <<'PY'
+import json, os, sys
+out, shape, info = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+def load(n):
+    try:
+        return json.load(open(os.path.join(out, f"benchmlx_{shape}_{n}.json")))
+    except Exception as e:
+        return None
+try:
+    bw = json.load(open(os.path.join(out, "bandwidth.json")))["bandwidth_bytes_per_s"]
+except Exception:
+    bw = 3.35e12
+limit = bw / info["weight_bytes_per_token"]
+print(f"{shape}: weights/token {info['weight_bytes_per_token']/1e9:.3f} GB, bandwidth limit {limit:.0f} tok/s at {bw/1e12:.2f} TB/s")
+r = {}
+for dev in ("cuda", "mlx"):
+    b, p = load(dev), load(dev + "_par")
+    if not b:
+        print(f"  {dev}: no result"); continue
+    pp, tg = b["pp"]["tokens_per_s"], b["tg"]["tokens_per_s"]
+    par = p["tg_parallel"]["tokens_per_s"] if p and "tg_parallel" in p else float("nan")
+    r[dev] = (pp, tg, par)
+    print(f"  ollmlx {dev:4}: pp512 {pp:7.0f} tok/s (TTFT {1e3*512/pp:6.2f} ms, samples {[round(x) for x in b['pp']['samples']]}), "
+          f"tg128@d512 {tg:6.1f} tok/s ({100*tg/limit:4.1f}% of limit, samples {[round(x,1) for x in b['tg']['samples']]}), "
+          f"32 seqs {par:6.0f} tok/s; pipelined={b.get('pipelined')}")
+lm = load("mlxlm")
+if lm:
+    m = lm["mean"]
+    r["mlx-lm"] = (m["pp_tokens_per_s"], m["tg_tokens_per_s"], float("nan"))
+    print(f"  mlx-lm     : pp512 {m['pp_tokens_per_s']:7.0f} tok/s (TTFT {m['ttft_ms']:6.2f} ms), tg128@d512 {m['tg_tokens_per_s']:6.1f} tok/s ({100*m['tg_tokens_per_s']/limit:4.1f}% of limit)")
+if "cuda" in r:
+    for k in ("mlx", "mlx-lm"):
+        if k in r:
+            c, o = r["cuda"], r[k]
+            print(f"  cuda / {k}: pp {c[0]/o[0]:.2f}x, tg {c[1]/o[1]:.2f}x, 32 seqs {c[2]/o[2]:.2f}x")
+PY
+      ;;
     model)
       step "model parity"
       run env OLLMLX_FIXTURES=$C/fixtures timeout 200 $C/bin/test_cuda_model > "$OUT/test_cuda_model.log" 2>&1
