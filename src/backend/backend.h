@@ -18,6 +18,7 @@
 #include "backend/batch.h"
 #include "backend/kv_cache.h"
 #include "backend/rope_spec.h"
+#include "backend/sampling.h"
 #include "core/linear.h"
 #include "core/tensor.h"
 #include "util/argmax.h"
@@ -144,6 +145,15 @@ class Backend {
     std::vector<int32_t> ids(static_cast<size_t>(rows));
     for (int64_t r = 0; r < rows; ++r) ids[static_cast<size_t>(r)] = argmax_f32(host.data() + r * n, n);
     return ids;
+  }
+
+  // ---- sampling on the backend (optional) --------------------------------------------------
+  // A GPU backend can apply penalties, filters and the draw of sample/sampler.h to each row of x
+  // [rows, vocab] itself and copy only the ids (ending the pass like to_host). The engine uses
+  // sample_rows only where this returns true; the default throws Error("backend").
+  virtual bool supports_sampling() const { return false; }
+  virtual std::vector<int32_t> sample_rows(const Tensor& /*x*/, const std::vector<RowSampling>& /*rows*/) {
+    throw_error("backend", "{}: sampling on the backend is not supported", name());
   }
 
   // ---- pipelined greedy decoding (optional) -----------------------------------------------

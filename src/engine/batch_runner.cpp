@@ -250,10 +250,21 @@ void BatchRunner::step(std::list<Active>& active) {
     for (const Active* a : row_owner)
       batch.argmax_only = batch.argmax_only && a->sampler->plain_greedy() && !a->req->logprobs &&
                           a->req->top_logprobs <= 0;
+    // Otherwise, where the backend samples (a GPU), each row's filters, penalty counts and
+    // uniform draw go to it and again only ids come back -- unless a row needs log-probabilities
+    // or a filter the backend lacks (typical_p).
+    bool on_backend = !batch.argmax_only && !row_owner.empty() && opt_.backend_sampling &&
+                      model_.backend().supports_sampling();
+    for (const Active* a : row_owner)
+      on_backend = on_backend && a->sampler->backend_ok() && !a->req->logprobs && a->req->top_logprobs <= 0;
+    if (on_backend) {
+      for (Active* a : row_owner) batch.sampling.push_back(a->sampler->backend_request(a->history));
+      backend_sampled_passes_.fetch_add(1);
+    }
     if (!pipelining_ || !batch.argmax_only) {
       Logits logits;
       model_.forward(batch, *cache_, logits);
-      consume(row_owner, logits, batch.argmax_only);
+      consume(row_owner, logits, batch.argmax_only || on_backend);
       return;
     }
     // Greedy rows on a pipelining backend: start the pass without waiting for its ids.

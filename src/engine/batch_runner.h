@@ -81,6 +81,9 @@ struct BatchRunnerOptions {
   // as mlx-lm's generate loop does with async_eval. Tokens, done reasons and counts are the same
   // either way; a sequence that ends at step N has its row of step N+1 discarded with its slot.
   bool pipeline = true;
+  // Sampled rows (temperature, penalties) are sampled by the backend where it can
+  // (Backend::supports_sampling, the cuda backend): the same tokens, only ids copied.
+  bool backend_sampling = true;
 };
 
 class BatchRunner {
@@ -98,6 +101,8 @@ class BatchRunner {
   size_t kv_cache_bytes() const;
   // Decode passes submitted speculatively (before the ids of the pass before them were read).
   int64_t pipelined_steps() const { return pipelined_steps_.load(); }
+  // Passes whose rows the backend sampled (Backend::sample_rows).
+  int64_t backend_sampled_passes() const { return backend_sampled_passes_.load(); }
 
  private:
   struct Active;
@@ -122,6 +127,7 @@ class BatchRunner {
   bool pipelining_ = false;        // options.pipeline and the backend supports it
   std::unique_ptr<Pass> next_;     // a pass submitted before the previous one's ids were read
   std::atomic<int64_t> pipelined_steps_{0};
+  std::atomic<int64_t> backend_sampled_passes_{0};
   bool stop_ = false;
   std::thread thread_;
 };

@@ -219,6 +219,9 @@ void validate_batch(const ForwardBatch& batch, const KvCache& cache, int64_t voc
     if (batch.tokens.empty()) throw_error("model", "empty batch");
   }
   if (batch.argmax_async && !batch.argmax_only) throw_error("model", "argmax_async needs argmax_only");
+  if (!batch.sampling.empty() && (batch.argmax_only || batch.sampling.size() != batch.logit_rows.size()))
+    throw_error("model", "a sampling pass needs one entry per logit row ({} for {}) and no argmax_only",
+                batch.sampling.size(), batch.logit_rows.size());
   for (size_t i = 0; i < batch.tokens.size(); ++i)
     if (batch.tokens[i] < 0 || batch.tokens[i] >= vocab)
       throw_error("model", "token id {} outside the vocabulary [0, {})", batch.tokens[i], vocab);
@@ -315,6 +318,9 @@ void DecoderModel::end_forward(const Tensor& logits, const ForwardBatch& batch, 
     out.data.clear();
   } else if (batch.argmax_only) {
     out.argmax = backend().argmax_rows(logits);
+    out.data.clear();
+  } else if (!batch.sampling.empty()) {
+    out.argmax = backend().sample_rows(logits, batch.sampling);
     out.data.clear();
   } else {
     backend().to_host(logits, out.data);

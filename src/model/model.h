@@ -49,6 +49,9 @@ struct ForwardBatch {
   // pass's evaluation is started and Logits::pending_ids holds its ids (Logits::argmax stays
   // empty): read them with Backend::read_ids, or feed them to the next pass as `token_ids` first.
   bool argmax_async = false;
+  // Not empty: the backend samples each logit row itself (Backend::sample_rows, one entry per
+  // row of logit_rows) and Logits::argmax holds the ids it picked; Logits::data stays empty.
+  std::vector<RowSampling> sampling;
   // The input tokens as a backend tensor ([rows] I32: a previous argmax_async pass's
   // pending_ids) instead of `tokens`, which must then be empty: the next decode step is built
   // before the ids of the previous one have been read.
@@ -59,7 +62,7 @@ struct Logits {
   int64_t rows = 0;
   int64_t vocab = 0;
   std::vector<float> data;  // [rows, vocab] (empty for an argmax_only pass)
-  std::vector<int32_t> argmax;  // [rows], an argmax_only pass only
+  std::vector<int32_t> argmax;  // [rows], an argmax_only or sampling pass only
   Tensor pending_ids;           // [rows] I32 on the backend, an argmax_async pass only
   const float* row(int64_t i) const { return data.data() + i * vocab; }
 };

@@ -23,32 +23,61 @@ Sampler::Sampler(SamplerParams params) : params_(params) {
   rng_.seed(params_.seed.value_or(std::random_device{}()));
 }
 
+std::vector<std::pair<int32_t, int32_t>> Sampler::penalty_counts(const std::vector<int32_t>& history,
+                                                                 int64_t n) const {
+  const SamplerParams& p = params_;
+  const size_t window = p.penalty_last_n < 0 ? history.size()
+                                             : std::min(history.size(), static_cast<size_t>(p.penalty_last_n));
+  std::unordered_map<int32_t, int32_t> counts;
+  for (size_t i = history.size() - window; i < history.size(); ++i)
+    if (history[i] >= 0 && history[i] < n) ++counts[history[i]];
+  return {counts.begin(), counts.end()};
+}
+
 int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& history) {
   const SamplerParams& p = params_;
-  // Penalties over the last penalty_last_n tokens.
-  if (p.repeat_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {
-    const size_t window = p.penalty_last_n < 0 ? history.size()
-                                               : std::min(history.size(), static_cast<size_t>(p.penalty_last_n));
-    std::unordered_map<int32_t, int> counts;
-    for (size_t i = history.size() - window; i < history.size(); ++i)
-      if (history[i] >= 0 && history[i] < n) ++counts[history[i]];
-    for (const auto& [tok, c] : counts) {
+  // Penalties over the last penalty_last_n tokens (each product and sum rounded to float32:
+  // backends repeat these operations exactly).
+  if (has_penalties()) {
+    for (const auto& [tok, c] : penalty_counts(history, n)) {
       float& l = logits[tok];
       if (p.repeat_penalty != 1.0f) l = l < 0 ? l * p.repeat_penalty : l / p.repeat_penalty;
-      l -= p.presence_penalty + p.frequency_penalty * static_cast<float>(c);
+      const float f = p.frequency_penalty * static_cast<float>(c);
+      const float sub = p.presence_penalty + f;
+      l -= sub;
     }
   }
   if (p.temperature == 0.0f) return argmax(logits, n);
-
-  return params_.mlx_order ? sample_mlx(logits, n) : sample_ollama(logits, n);
+  // As std::uniform_real_distribution<double>(0, total) draws: total * generate_canonical.
+  const double u01 = std::generate_canonical<double, std::numeric_limits<double>::digits>(rng_);
+  return params_.mlx_order ? sample_mlx(logits, n, u01) : sample_ollama(logits, n, u01);
 }
 
-int32_t Sampler::draw(const std::vector<std::pair<int32_t, double>>& weights) {
+RowSampling Sampler::backend_request(const std::vector<int32_t>& history) {
+  const SamplerParams& p = params_;
+  if (!backend_ok()) throw_error("sample", "typical_p is not implemented on the backend");
+  RowSampling r;
+  r.temperature = p.temperature;
+  r.inv_temperature = p.temperature > 0 ? 1.0f / p.temperature : 0.0f;
+  r.top_k = p.top_k;
+  r.top_p = p.top_p;
+  r.min_p = p.min_p;
+  r.log_min_p = p.min_p > 0 ? std::log(p.min_p) : 0.0f;
+  r.mlx_order = p.mlx_order;
+  r.repeat_penalty = p.repeat_penalty;
+  r.presence_penalty = p.presence_penalty;
+  r.frequency_penalty = p.frequency_penalty;
+  // Token ids past the model's vocabulary never reach a backend: histories hold sampled ids.
+  if (has_penalties()) r.counts = penalty_counts(history, std::numeric_limits<int32_t>::max());
+  if (p.temperature > 0.0f) r.u01 = std::generate_canonical<double, std::numeric_limits<double>::digits>(rng_);
+  return r;
+}
+
+int32_t Sampler::draw(const std::vector<std::pair<int32_t, double>>& weights, double u01) {
   double total = 0;
   for (const auto& [id, w] : weights) total += w;
   if (!(total > 0)) return weights.empty() ? 0 : weights.front().first;
-  std::uniform_real_distribution<double> u(0.0, total);
-  const double r = u(rng_);
+  const double r = u01 * total;
   double acc = 0;
   for (const auto& [id, w] : weights) {
     acc += w;
@@ -58,7 +87,7 @@ int32_t Sampler::draw(const std::vector<std::pair<int32_t, double>>& weights) {
 }
 
 // Ollama's order: top_k, temperature, softmax, top_p, min_p, typical_p.
-int32_t Sampler::sample_ollama(const float* logits, int64_t n) {
+int32_t Sampler::sample_ollama(const float* logits, int64_t n, double u01) {
   const SamplerParams& p = params_;
   order_.resize(static_cast<size_t>(n));
   std::iota(order_.begin(), order_.end(), 0);
@@ -119,11 +148,11 @@ int32_t Sampler::sample_ollama(const float* logits, int64_t n) {
     }
     probs.swap(kept);
   }
-  return draw(probs);
+  return draw(probs, u01);
 }
 
 // mlx-lm's order: filters on untempered log-probs, then softmax(logprobs / temperature).
-int32_t Sampler::sample_mlx(const float* logits, int64_t n) {
+int32_t Sampler::sample_mlx(const float* logits, int64_t n, double u01) {
   const SamplerParams& p = params_;
   // Log-probs (untempered).
   float mx = -std::numeric_limits<float>::infinity();
@@ -166,7 +195,7 @@ int32_t Sampler::sample_mlx(const float* logits, int64_t n) {
   std::vector<std::pair<int32_t, double>> weights;
   for (int32_t i : order_)
     if (lp[i] != neg_inf) weights.push_back({i, std::exp(static_cast<double>((lp[i] - lp[order_[0]]) * inv_t))});
-  return draw(weights);
+  return draw(weights, u01);
 }
 
 }  // namespace ollmlx

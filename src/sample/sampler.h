@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "backend/sampling.h"
+
 namespace ollmlx {
 
 struct SamplerParams {
@@ -35,8 +37,15 @@ class Sampler {
  public:
   explicit Sampler(SamplerParams params);
   // Picks the next token from logits[n] (modified in place by the penalties) given the history of
-  // tokens seen so far (prompt and generated).
+  // tokens seen so far (prompt and generated). With a temperature, one uniform number is drawn
+  // from the sampler's generator per call.
   int32_t sample(float* logits, int64_t n, const std::vector<int32_t>& history);
+  // The same choice made by a backend (Backend::sample_rows): everything sample() needs besides
+  // the logits, drawing the uniform number sample() would draw (so the generator advances alike
+  // on either path). Only where backend_ok().
+  RowSampling backend_request(const std::vector<int32_t>& history);
+  // Backends implement everything but typical_p.
+  bool backend_ok() const { return params_.mlx_order || params_.typical_p >= 1.0f || params_.temperature == 0.0f; }
   const SamplerParams& params() const { return params_; }
   // sample() is argmax of the raw logits: temperature 0 and no penalty (so a backend may pick
   // the token itself, ForwardBatch::argmax_only).
@@ -46,9 +55,15 @@ class Sampler {
   }
 
  private:
-  int32_t sample_ollama(const float* logits, int64_t n);
-  int32_t sample_mlx(const float* logits, int64_t n);
-  int32_t draw(const std::vector<std::pair<int32_t, double>>& weights);
+  int32_t sample_ollama(const float* logits, int64_t n, double u01);
+  int32_t sample_mlx(const float* logits, int64_t n, double u01);
+  // The first weight whose running sum reaches u01 * total (u01 uniform in [0, 1)).
+  static int32_t draw(const std::vector<std::pair<int32_t, double>>& weights, double u01);
+  // (token, occurrences) over the penalty window of the history.
+  std::vector<std::pair<int32_t, int32_t>> penalty_counts(const std::vector<int32_t>& history, int64_t n) const;
+  bool has_penalties() const {
+    return params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f;
+  }
 
   SamplerParams params_;
   std::mt19937_64 rng_;

@@ -27,8 +27,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "backend/cuda/cuda_factory.h"
+#include "engine/batch_runner.h"
 #include "engine/generate.h"
 #include "model/model.h"
 #include "parity_util.h"
@@ -256,6 +258,61 @@ void check_graphs(const std::string& dir) {
               fs::path(dir).filename().c_str(), eager.size(), static_cast<unsigned long long>(launched));
 }
 
+// The batch runner with sampled sequences (both filter orders, top-k/top-p/min-p, penalties, a
+// greedy one with penalties): the tokens the device picks (Backend::sample_rows) equal those the
+// host sampler picks from the same logits with the same seeds. The requests run one after the
+// other, so both runs make the same passes.
+void check_sampled_runner(const std::string& dir) {
+  const auto refs = read_reference(dir);
+  LOAD_CUDA_OR_SKIP(m, dir, ModelOptions{});
+  std::vector<SamplerParams> params(4);
+  params[0].temperature = 0.8f;  // Ollama's defaults
+  params[0].top_k = 40;
+  params[0].top_p = 0.9f;
+  params[0].mlx_order = false;
+  params[1].temperature = 1.0f;  // mlx-lm order, min_p and penalties
+  params[1].min_p = 0.05f;
+  params[1].repeat_penalty = 1.1f;
+  params[1].presence_penalty = 0.3f;
+  params[2].temperature = 1.5f;  // no filter at all: the whole vocabulary
+  params[3].repeat_penalty = 1.3f;  // greedy after penalties
+  params[3].frequency_penalty = 0.5f;
+  for (size_t i = 0; i < params.size(); ++i) params[i].seed = 7 + i;
+  auto run = [&](bool on_device, int64_t& sampled_passes) {
+    BatchRunnerOptions o;
+    o.slots = 2;
+    o.context = 512;
+    o.max_batch_rows = 64;
+    o.backend_sampling = on_device;
+    BatchRunner runner(*m, o);
+    std::vector<std::vector<int32_t>> out;
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto req = std::make_shared<SequenceRequest>();
+      req->prompt = refs[i % refs.size()].tokens;
+      req->max_tokens = 24;
+      req->sampling = params[i];
+      auto tokens = std::make_shared<std::vector<int32_t>>();
+      std::promise<void> done;
+      req->on_token = [tokens](const TokenEvent& ev, FinishReason&) {
+        tokens->push_back(ev.id);
+        return true;
+      };
+      req->on_end = [&done](const SequenceEnd&) { done.set_value(); };
+      runner.submit(req);
+      done.get_future().wait();
+      out.push_back(*tokens);
+    }
+    sampled_passes = runner.backend_sampled_passes();
+    return out;
+  };
+  int64_t on = 0, off = 0;
+  const auto device = run(true, on);
+  const auto host = run(false, off);
+  EXPECT_EQ(device, host);
+  EXPECT_GE(on, 4 * 20) << "the device did not sample";
+  EXPECT_EQ(off, 0);
+}
+
 class Fn : public ::testing::Test {
  public:
   explicit Fn(std::function<void()> f) : f_(std::move(f)) {}
@@ -288,6 +345,7 @@ void register_tests() {
     add("Greedy32", [dir] { check_greedy(dir); });
     add("BatchedDecode", [dir] { check_batched(dir); });
     add("GraphsEqualEager", [dir] { check_graphs(dir); });
+    add("SampledEqualsHost", [dir] { check_sampled_runner(dir); });
   }
 }
 

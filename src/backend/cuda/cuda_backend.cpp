@@ -209,6 +209,9 @@ class CudaBackend final : public Backend {
     if (host_out_) cudaFreeHost(host_out_);
     if (ids_host_) cudaFreeHost(ids_host_);
     if (ids_dev_) cudaFree(ids_dev_);
+    if (sample_io_host_) cudaFreeHost(sample_io_host_);
+    if (sample_io_dev_) cudaFree(sample_io_dev_);
+    if (sample_scratch_) cudaFree(sample_scratch_);
     if (counters_) cudaFree(counters_);
     if (cublas_) cublas().destroy(cublas_);
     // The stream is left to the process: activation tensors may outlive the backend and their
@@ -637,6 +640,89 @@ class CudaBackend final : public Backend {
     return ids;
   }
 
+  // The pass (graph) runs, then k_sample.cu applies each row's penalties, filters and draw on
+  // the device; only the ids are copied back.
+  bool supports_sampling() const override { return true; }
+  std::vector<int32_t> sample_rows(const Tensor& x, const std::vector<RowSampling>& rows) override {
+    expect_2d("sample_rows", x);
+    const int64_t R = x.dim(0), V = x.dim(1);
+    if (static_cast<int64_t>(rows.size()) != R)
+      throw_error("cuda", "sample_rows: {} sampling entries for {} rows of logits", rows.size(), R);
+    if (V <= 0 || V >= (int64_t{1} << 31)) throw_error("cuda", "sample_rows: vocabulary of {} entries", V);
+    settle();
+    if (mode_ != Mode::Eager) launch_graph_pass();
+    std::vector<int32_t> ids(static_cast<size_t>(R));
+    if (R == 0) return ids;
+    std::vector<cuda::SampleRow> params(static_cast<size_t>(R));
+    std::vector<int32_t> counts;
+    for (int64_t r = 0; r < R; ++r) {
+      const RowSampling& in = rows[static_cast<size_t>(r)];
+      cuda::SampleRow& p = params[static_cast<size_t>(r)];
+      p.temperature = in.temperature;
+      p.inv_temperature = in.inv_temperature;
+      p.top_p = in.top_p;
+      p.min_p = in.min_p;
+      p.log_min_p = in.log_min_p;
+      p.repeat_penalty = in.repeat_penalty;
+      p.presence_penalty = in.presence_penalty;
+      p.frequency_penalty = in.frequency_penalty;
+      p.top_k = in.top_k;
+      p.mlx_order = in.mlx_order ? 1 : 0;
+      p.u01 = in.u01;
+      p.counts_begin = static_cast<int32_t>(counts.size() / 2);
+      for (const auto& [tok, n] : in.counts) {
+        counts.push_back(tok);
+        counts.push_back(n);
+      }
+      p.counts_end = static_cast<int32_t>(counts.size() / 2);
+    }
+    // One pinned block and its device copy: params, counts, then the ids coming back.
+    const auto align = [](size_t n) { return (n + 255) & ~size_t{255}; };
+    const size_t pbytes = align(params.size() * sizeof(cuda::SampleRow));
+    const size_t cbytes = align(std::max<size_t>(counts.size(), 2) * sizeof(int32_t));
+    const size_t ibytes = static_cast<size_t>(R) * sizeof(int32_t);
+    const size_t total = pbytes + cbytes + ibytes;
+    const size_t scratch = cuda::sample_scratch_bytes(R, V);
+    if (total > sample_io_cap_ || scratch > sample_scratch_cap_) {
+      OLLMLX_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (total > sample_io_cap_) {
+        if (sample_io_host_) cudaFreeHost(sample_io_host_);
+        if (sample_io_dev_) cudaFree(sample_io_dev_);
+        sample_io_host_ = sample_io_dev_ = nullptr;
+        sample_io_cap_ = 0;
+        OLLMLX_CUDA_CHECK(cudaMallocHost(&sample_io_host_, total));
+        OLLMLX_CUDA_CHECK(cudaMalloc(&sample_io_dev_, total));
+        sample_io_cap_ = total;
+      }
+      if (scratch > sample_scratch_cap_) {
+        if (sample_scratch_) cudaFree(sample_scratch_);
+        sample_scratch_ = nullptr;
+        sample_scratch_cap_ = 0;
+        if (cudaMalloc(&sample_scratch_, scratch) != cudaSuccess) {
+          (void)cudaGetLastError();
+          throw_error("cuda", "sample_rows: out of device memory for the {} MiB of sorting scratch ({} x {} logits)",
+                      scratch >> 20, R, V);
+        }
+        sample_scratch_cap_ = scratch;
+      }
+    }
+    auto* h = static_cast<uint8_t*>(sample_io_host_);
+    auto* d = static_cast<uint8_t*>(sample_io_dev_);
+    std::memcpy(h, params.data(), params.size() * sizeof(cuda::SampleRow));
+    if (!counts.empty()) std::memcpy(h + pbytes, counts.data(), counts.size() * sizeof(int32_t));
+    OLLMLX_CUDA_CHECK(cudaMemcpyAsync(d, h, pbytes + cbytes, cudaMemcpyHostToDevice, stream_));
+    auto* d_ids = reinterpret_cast<int32_t*>(d + pbytes + cbytes);
+    const cudaError_t le = cuda::launch_sample_rows(x.ptr<float>(), R, V, reinterpret_cast<const cuda::SampleRow*>(d),
+                                                    reinterpret_cast<const int32_t*>(d + pbytes), d_ids,
+                                                    sample_scratch_, stream_);
+    if (le != cudaSuccess) throw_error("cuda", "sample_rows: launch failed: {}", cudaGetErrorString(le));
+    OLLMLX_CUDA_CHECK(cudaMemcpyAsync(h + pbytes + cbytes, d_ids, ibytes, cudaMemcpyDeviceToHost, stream_));
+    const cudaError_t e = cudaStreamSynchronize(stream_);
+    if (e != cudaSuccess) throw_error("cuda", "device error (reported at sample_rows): {}", cudaGetErrorString(e));
+    std::memcpy(ids.data(), h + pbytes + cbytes, ibytes);
+    return ids;
+  }
+
   void to_host(const Tensor& x, std::vector<float>& out) override {
     expect_2d("to_host", x);
     settle();
@@ -1039,6 +1125,11 @@ class CudaBackend final : public Backend {
   int32_t* ids_dev_ = nullptr;   // argmax_rows: device ids and their pinned host copy
   int32_t* ids_host_ = nullptr;
   size_t ids_cap_ = 0;
+  void* sample_io_host_ = nullptr;  // sample_rows: parameters, counts and ids (pinned + device)
+  void* sample_io_dev_ = nullptr;
+  size_t sample_io_cap_ = 0;
+  void* sample_scratch_ = nullptr;  // sample_rows: k_sample.cu's sorting scratch
+  size_t sample_scratch_cap_ = 0;
   static constexpr size_t kCublasWorkspace = size_t{32} << 20;
   void* cublas_ws_ = nullptr;
   // Graphs (see the top of the file).

@@ -192,4 +192,19 @@ constexpr int64_t kArgmaxChunks = 32;
 void launch_argmax_rows(const float* x, int64_t rows, int64_t vocab, int32_t* out, float* scratch,
                         cudaStream_t stream);
 
+// One row's sampling on the device (k_sample.cu; Backend::sample_rows, backend/sampling.h).
+struct SampleRow {
+  float temperature = 0, inv_temperature = 0, top_p = 1, min_p = 0, log_min_p = 0;
+  float repeat_penalty = 1, presence_penalty = 0, frequency_penalty = 0;
+  int32_t top_k = 0, mlx_order = 1;
+  int32_t counts_begin = 0, counts_end = 0;  // this row's (token, count) pairs in `counts`
+  double u01 = 0;
+};
+// Device scratch launch_sample_rows needs for rows x vocab logits.
+size_t sample_scratch_bytes(int64_t rows, int64_t vocab);
+// out[r] = the token sampled from row r of x [rows, vocab] with params[r] (device memory, as are
+// counts: pairs of int32). Returns the first launch error.
+cudaError_t launch_sample_rows(const float* x, int64_t rows, int64_t vocab, const SampleRow* params,
+                               const int32_t* counts, int32_t* out, void* scratch, cudaStream_t stream);
+
 }  // namespace ollmlx::cuda

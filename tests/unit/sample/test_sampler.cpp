@@ -2,6 +2,7 @@
 // tokens it should (checked by sampling many times and looking at which ids ever appear).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -124,6 +125,55 @@ TEST(Sampler, RejectsBadParameters) {
   p = {};
   p.temperature = -1;
   EXPECT_THROW(Sampler{p}, Error);
+}
+
+}  // namespace
+}  // namespace ollmlx
+
+namespace ollmlx {
+namespace {
+
+// Backend sampling (Backend::sample_rows) gets everything sample() uses: the same uniform numbers
+// in the same order, the penalty counts of the window and the host-computed constants.
+TEST(Sampler, BackendRequestCarriesTheSameDraws) {
+  SamplerParams p;
+  p.temperature = 1.0f;  // equal logits, no filter: sample() picks ceil(u01 * n) - 1
+  p.seed = 99;
+  p.repeat_penalty = 1.0f;
+  Sampler host(p), backend(p);
+  const int64_t n = 1000;
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> logits(n, 0.5f);
+    const int32_t got = host.sample(logits.data(), n, {});
+    const RowSampling r = backend.backend_request({});
+    ASSERT_GE(r.u01, 0.0);
+    ASSERT_LT(r.u01, 1.0);
+    EXPECT_EQ(got, static_cast<int32_t>(std::ceil(r.u01 * static_cast<double>(n))) - 1) << "draw " << i;
+  }
+  SamplerParams q;
+  q.temperature = 0.5f;
+  q.min_p = 0.1f;
+  q.top_k = 7;
+  q.repeat_penalty = 1.2f;
+  q.frequency_penalty = 0.5f;
+  q.penalty_last_n = 3;
+  q.mlx_order = false;
+  q.typical_p = 1.0f;
+  Sampler s(q);
+  const RowSampling r = s.backend_request({5, 9, 9, 4, 9, 2});
+  EXPECT_FLOAT_EQ(r.inv_temperature, 2.0f);
+  EXPECT_EQ(r.log_min_p, std::log(0.1f));
+  EXPECT_EQ(r.top_k, 7);
+  EXPECT_FALSE(r.mlx_order);
+  std::vector<std::pair<int32_t, int32_t>> counts = r.counts;
+  std::sort(counts.begin(), counts.end());
+  EXPECT_EQ(counts, (std::vector<std::pair<int32_t, int32_t>>{{2, 1}, {4, 1}, {9, 1}}));  // the last 3
+  q.typical_p = 0.9f;  // not implemented on backends
+  Sampler t(q);
+  EXPECT_FALSE(t.backend_ok());
+  EXPECT_THROW(t.backend_request({}), Error);
+  q.temperature = 0.0f;  // greedy: typical_p does not apply
+  EXPECT_TRUE(Sampler(q).backend_ok());
 }
 
 }  // namespace
