@@ -23,6 +23,7 @@ struct BenchArgs {
   std::string model, device;
   int n_prompt = 512, n_gen = 128, reps = 3, threads = 0, depth = 0, parallel = 0;
   bool host_argmax = false;  // --host-argmax: the parallel test copies all logits and picks on the host
+  bool no_pipeline = false;  // --no-pipeline: wait for each step's ids before building the next
   bool json = false;
 };
 
@@ -48,6 +49,48 @@ std::string human_bytes(double b) {
   return fmt::format("{:.2f} {}", b, u[i]);
 }
 
+// `n` greedy decode steps of the sequences in `slots` (one row each, inputs `next`, which ends
+// holding the last step's ids). Pipelined (a backend with supports_pipelined_decode, as the batch
+// runner decodes there): step i+1 is submitted on step i's ids before those are read.
+void decode_steps(Model& model, KvCache& cache, const std::vector<int>& slots, std::vector<int32_t>& next, int n,
+                  bool pipeline) {
+  auto batch = [&] {
+    ForwardBatch b;
+    for (size_t k = 0; k < slots.size(); ++k) {
+      const auto row = static_cast<int32_t>(k);
+      b.layout.seqs.push_back({slots[k], row, 1, cache.seq_len(slots[k])});
+      b.logit_rows.push_back(row);
+    }
+    finalize_layout(b.layout);
+    b.argmax_only = true;  // greedy, as a server decoding at temperature 0
+    return b;
+  };
+  Logits cur, following;
+  for (int i = 0; i < n; ++i) {
+    if (!pipeline) {
+      ForwardBatch b = batch();
+      b.tokens = next;
+      model.forward(b, cache, cur);
+      next = cur.argmax;
+      continue;
+    }
+    if (i == 0) {
+      ForwardBatch b = batch();
+      b.tokens = next;
+      b.argmax_async = true;
+      model.forward(b, cache, cur);
+    }
+    if (i + 1 < n) {
+      ForwardBatch b = batch();
+      b.token_ids = cur.pending_ids;
+      b.argmax_async = true;
+      model.forward(b, cache, following);
+    }
+    next = model.backend().read_ids(cur.pending_ids);
+    std::swap(cur, following);
+  }
+}
+
 void run_bench(const BenchArgs& a) {
   using Clock = std::chrono::steady_clock;
   if (a.host_argmax && a.parallel <= 0) throw CliError("--host-argmax applies to the --parallel test");
@@ -55,6 +98,7 @@ void run_bench(const BenchArgs& a) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto backend = create_backend(resolve_device(a.device), threads);
   auto model = load_model(a.model, *backend);
+  const bool pipeline = !a.no_pipeline && backend->supports_pipelined_decode();
   const ModelInfo& info = model->info();
   constexpr int kParallelPrompt = 16;
   const int ctx = std::max({a.n_prompt, a.depth + a.n_gen, kParallelPrompt + a.n_gen}) + 1;
@@ -94,16 +138,8 @@ void run_bench(const BenchArgs& a) {
       next = argmax(logits.data.data(), logits.vocab);
     }
     const auto t0 = Clock::now();
-    for (int i = 0; i < a.n_gen; ++i) {
-      ForwardBatch b;
-      b.tokens = {next};
-      b.layout.seqs.push_back({slot, 0, 1, cache->seq_len(slot)});
-      finalize_layout(b.layout);
-      b.logit_rows = {0};
-      b.argmax_only = true;  // greedy, as a server decoding at temperature 0
-      model->forward(b, *cache, logits);
-      next = logits.argmax[0];
-    }
+    std::vector<int32_t> ids = {next};
+    decode_steps(*model, *cache, {slot}, ids, a.n_gen, pipeline);
     tg.push_back(a.n_gen / std::chrono::duration<double>(Clock::now() - t0).count());
     kv_bytes = std::max(kv_bytes, cache->bytes());
     cache->free_seq(slot);
@@ -120,7 +156,8 @@ void run_bench(const BenchArgs& a) {
     }
     const auto t0 = Clock::now();
     double pick_s = 0;  // host-side token choice (argmax over the logits), for the breakdown
-    for (int i = 0; i < a.n_gen; ++i) {
+    if (!a.host_argmax) decode_steps(*model, *cache, seqs, next, a.n_gen, pipeline);
+    for (int i = 0; i < a.n_gen && a.host_argmax; ++i) {
       ForwardBatch b;
       for (size_t k = 0; k < seqs.size(); ++k) {
         const auto row = static_cast<int32_t>(k);
@@ -129,12 +166,9 @@ void run_bench(const BenchArgs& a) {
         b.logit_rows.push_back(row);
       }
       finalize_layout(b.layout);
-      b.argmax_only = !a.host_argmax;  // greedy: the backend picks the tokens (GPU: only ids cross)
       model->forward(b, *cache, logits);
       const auto p0 = Clock::now();
-      for (size_t k = 0; k < seqs.size(); ++k)
-        next[k] = a.host_argmax ? argmax(logits.row(static_cast<int64_t>(k)), logits.vocab)
-                                : logits.argmax[k];
+      for (size_t k = 0; k < seqs.size(); ++k) next[k] = argmax(logits.row(static_cast<int64_t>(k)), logits.vocab);
       pick_s += std::chrono::duration<double>(Clock::now() - p0).count();
     }
     tgp_pick_share.push_back(pick_s / std::chrono::duration<double>(Clock::now() - t0).count());
@@ -150,6 +184,7 @@ void run_bench(const BenchArgs& a) {
                         {"architecture", info.architecture},
                         {"quantization", info.quantization},
                         {"backend", backend->name()},
+                        {"pipelined", pipeline},
                         {"threads", threads},
                         {"n_params", info.n_params},
                         {"weights_bytes", info.weight_bytes},
@@ -184,6 +219,7 @@ void run_bench(const BenchArgs& a) {
   if (!pp.empty()) row(fmt::format("pp{}", a.n_prompt), pp);
   if (!tg.empty()) row(a.depth > 0 ? fmt::format("tg{} @ d{}", a.n_gen, a.depth) : fmt::format("tg{}", a.n_gen), tg);
   if (!tgp.empty()) row(fmt::format("tg{} x{} seqs (aggregate)", a.n_gen, a.parallel), tgp);
+  if (pipeline) std::printf("\ndecode pipelined (step N+1 submitted before step N's ids are read; --no-pipeline: off)\n");
   std::printf("\npeak RSS %s (weights %s, KV cache %s)\n", human_bytes(static_cast<double>(rss)).c_str(),
               human_bytes(static_cast<double>(info.weight_bytes)).c_str(),
               human_bytes(static_cast<double>(kv_bytes)).c_str());
@@ -202,6 +238,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--host-argmax", args->host_argmax,
                 "In the --parallel test, copy every logit to the host and pick tokens there "
                 "(the comparison for the backend's own argmax)");
+  cmd->add_flag("--no-pipeline", args->no_pipeline,
+                "Decode without pipelining on a backend that pipelines (mlx): wait for each step's "
+                "tokens before building the next step");
   cmd->add_option("-d,--depth", args->depth, "Prompt tokens in the cache before the tg test (default 0)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--parallel", args->parallel,

@@ -24,6 +24,56 @@ ForwardBatch single_batch(int slot, int32_t pos0, const int32_t* tokens, int32_t
   }
   return b;
 }
+// generate()'s decode loop with pipelining: `cur` is the submitted pass of the prompt's last
+// token. Before each pass's ids are read, the pass on them is submitted; when the token read ends
+// generation, that speculative pass is waited for and its cache row rewound (set_len), so the
+// cache ends as the plain loop leaves it.
+void decode_pipelined(Model& model, KvCache& cache, int slot, Logits& cur, const GenerateOptions& opt,
+                      const std::function<bool(int32_t)>& on_token, Clock::time_point t0, GenerateResult& r) {
+  Logits following;
+  Clock::time_point t1;
+  r.done_reason = "length";
+  for (int i = 0; i < opt.max_tokens; ++i) {
+    bool submitted = false;
+    if (i + 1 < opt.max_tokens && cache.seq_len(slot) < cache.spec().max_context) {
+      ForwardBatch b;
+      b.layout.seqs.push_back({slot, 0, 1, cache.seq_len(slot)});
+      finalize_layout(b.layout);
+      b.logit_rows = {0};
+      b.token_ids = cur.pending_ids;
+      b.argmax_only = b.argmax_async = true;
+      model.forward(b, cache, following);
+      submitted = true;
+    }
+    const int32_t tok = model.backend().read_ids(cur.pending_ids).at(0);
+    if (i == 0) {
+      r.prefill_seconds = seconds_since(t0);
+      t1 = Clock::now();
+    }
+    bool stop = std::find(opt.stop_ids.begin(), opt.stop_ids.end(), tok) != opt.stop_ids.end();
+    if (!stop) {
+      r.tokens.push_back(tok);
+      stop = on_token && !on_token(tok);
+    }
+    if (stop) {
+      r.done_reason = "stop";
+      if (submitted) {
+        // The pass on `tok` is not wanted: let it finish, then drop its row.
+        model.backend().read_ids(following.pending_ids);
+        cache.set_len(slot, cache.seq_len(slot) - 1);
+      }
+      break;
+    }
+    if (!submitted) break;  // max_tokens reached, or the context is full ("length")
+    std::swap(cur, following);
+  }
+  if (opt.max_tokens <= 0) {  // nothing to generate: still wait for the prompt's pass
+    model.backend().read_ids(cur.pending_ids);
+    r.prefill_seconds = seconds_since(t0);
+    return;
+  }
+  r.decode_seconds = seconds_since(t1);
+}
 }  // namespace
 
 void prefill(Model& model, KvCache& cache, int slot, const std::vector<int32_t>& tokens, int chunk,
@@ -75,6 +125,12 @@ GenerateResult generate(Model& model, KvCache& cache, int slot, const std::vecto
   }
   int32_t next = prompt.back();
   ForwardBatch b = single_batch(slot, cache.seq_len(slot), &next, 1, false);
+  if (opt.pipeline && sampler.plain_greedy() && model.backend().supports_pipelined_decode()) {
+    b.argmax_only = b.argmax_async = true;
+    model.forward(b, cache, logits);
+    decode_pipelined(model, cache, slot, logits, opt, on_token, t0, r);
+    return r;
+  }
   model.forward(b, cache, logits);
   r.prefill_seconds = seconds_since(t0);
   const auto t1 = Clock::now();

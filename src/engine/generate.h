@@ -18,6 +18,10 @@ struct GenerateOptions {
   int max_tokens = 128;
   int prefill_chunk = 512;
   std::vector<int32_t> stop_ids;  // generation stops after emitting one of these (not included)
+  // Plain greedy sampling on a backend that supports it (Backend::supports_pipelined_decode):
+  // step N+1 is submitted on step N's ids before those are read (mlx-lm's async_eval loop). The
+  // tokens and the cache's final length are the same either way.
+  bool pipeline = true;
 };
 
 struct GenerateResult {

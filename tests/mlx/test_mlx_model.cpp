@@ -10,9 +10,11 @@
 //    most as far from mlx-lm as the CPU backend is (plus 2^-10 of the largest logit: kernels
 //    run on other batch shapes than mlx-lm's).
 //  * LogitsFloat32: the float32 run against mlx-lm's float32 run within 5e-5 (the CPU bound).
-//  * Greedy32: the engine's generate loop reproduces mlx-lm's 32 greedy tokens (decode steps
-//    through the KV cache, one row per pass); on models with sliding-window layers also with
-//    prefill chunks of 3 rows (the rings wrap many times).
+//  * Greedy32: the engine's generate loop (pipelined: each step submitted on the previous one's
+//    ids before they are read) reproduces mlx-lm's 32 greedy tokens (decode steps through the KV
+//    cache, one row per pass); on models with sliding-window layers also with prefill chunks of 3
+//    rows (the rings wrap many times), and GeneratePipelined: the pipelined loop against the
+//    plain one when a stop id or a stop string ends generation with a step already submitted.
 //  * BatchedDecode: the reference sequences advanced together in shared passes (chunks and
 //    single-token rows mixed, several slots) give the logits of the separate runs within
 //    2.5 e_mlx + 2^-8 and the same argmax. Not bit for bit: MLX picks its matmul kernels by the
@@ -135,6 +137,61 @@ void check_greedy(const std::string& dir, int max_chunk) {
     GenerateOptions opt;
     opt.max_tokens = static_cast<int>(r.greedy.size());
     EXPECT_EQ(generate(*m, *cache, slot, r.tokens, greedy, opt).tokens, r.greedy) << "sequence " << s;
+    // The pipelined loop (generate's default here) stops submitting at max_tokens: the cache
+    // holds the prompt and every generated token but the last, as the plain loop leaves it.
+    EXPECT_EQ(cache->seq_len(slot), static_cast<int32_t>(r.tokens.size() + r.greedy.size() - 1));
+  }
+}
+
+// generate()'s pipelined loop against its plain one, with 3-row chunks (sliding-window rings
+// wrap) and ends that come from the token read (a stop id, on_token false) while the pass on it
+// is already submitted: same tokens, reason and cache length (the speculative row rewound), and
+// a further pass from each cache gives bit-identical logits (the rewound row left no trace).
+void check_generate_pipelined(const std::string& dir) {
+  const auto refs = read_reference(dir);
+  auto m = load_model(dir, mlx());
+  for (size_t s = 0; s < refs.size(); ++s) {
+    const RefSequence& r = refs[s];
+    if (r.greedy.size() < 8) continue;
+    for (int end_kind = 0; end_kind < 3; ++end_kind) {
+      std::vector<float> after[2];
+      GenerateResult res[2];
+      int32_t len[2] = {0, 0};
+      for (int piped = 0; piped < 2; ++piped) {
+        auto cache = mlx().create_kv_cache(m->kv_spec(1, 256, 3));
+        const int slot = cache->alloc_seq();
+        Sampler greedy(SamplerParams{});
+        GenerateOptions opt;
+        opt.max_tokens = end_kind == 2 ? 7 : 40;
+        opt.prefill_chunk = 3;
+        opt.pipeline = piped == 1;
+        if (end_kind == 0) opt.stop_ids = {r.greedy[6]};
+        int seen = 0;
+        res[piped] = generate(*m, *cache, slot, r.tokens, greedy, opt, [&](int32_t) { return ++seen < 5 || end_kind != 1; });
+        len[piped] = cache->seq_len(slot);
+        // One more pass from where generation left the cache.
+        ForwardBatch b;
+        b.tokens = {r.greedy[0]};
+        b.layout.seqs.push_back({slot, 0, 1, len[piped]});
+        finalize_layout(b.layout);
+        b.logit_rows = {0};
+        Logits out;
+        m->forward(b, *cache, out);
+        after[piped] = out.data;
+      }
+      const std::string what = "sequence " + std::to_string(s) + " end " + std::to_string(end_kind);
+      EXPECT_EQ(res[1].tokens, res[0].tokens) << what;
+      EXPECT_EQ(res[1].done_reason, res[0].done_reason) << what;
+      EXPECT_EQ(len[1], len[0]) << what;
+      EXPECT_EQ(after[1], after[0]) << what;
+      EXPECT_EQ(res[0].done_reason, end_kind == 2 ? "length" : "stop") << what;
+      if (end_kind == 1) {
+        EXPECT_EQ(res[0].tokens.size(), 5u) << what;
+      }
+      if (end_kind == 2) {
+        EXPECT_EQ(res[0].tokens, std::vector<int32_t>(r.greedy.begin(), r.greedy.begin() + 7)) << what;
+      }
+    }
   }
 }
 
@@ -402,7 +459,10 @@ void register_tests() {
     add("Logits", [dir] { check_logits(dir, false); });
     add("LogitsFloat32", [dir] { check_logits(dir, true); });
     add("Greedy32", [dir] { check_greedy(dir, 512); });
-    if (has_sliding_layers(dir)) add("Greedy32Chunked3", [dir] { check_greedy(dir, 3); });
+    if (has_sliding_layers(dir)) {
+      add("Greedy32Chunked3", [dir] { check_greedy(dir, 3); });
+      add("GeneratePipelined", [dir] { check_generate_pipelined(dir); });
+    }
     add("BatchedDecode", [dir] { check_batched(dir); });
     // The runner's pipelined decoding on every unquantized fixture (each architecture, the
     // sliding-window rings, every RoPE variant, f16/f32) and one affine and one fp-mode quantized
