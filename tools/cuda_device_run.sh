@@ -5,6 +5,7 @@
 # against the bandwidth limit, then the whole-model parity tests. Results go to $OUT.
 #   tools/cuda_device_run.sh [steps...]   (default: bw ops bench1b bench7b model; also
 #   prof1b, prof1bpp, prof7b: Nsight Compute per-kernel times of one decode / prefill pass;
+#   benchsample: bench_sampling, host vs device token sampling;
 #   GTEST_FILTER narrows the test steps; mlxgpu, benchmlx1b, benchmlx7b: MLX's CUDA build
 #   against ollmlx's CUDA backend, with .mlxcudacarry from tools/mlx_cuda_prepare_carry.sh)
 set -u
@@ -205,6 +206,14 @@ if "cuda" in r:
             print(f"  cuda / {k}: pp {c[0]/o[0]:.2f}x, tg {c[1]/o[1]:.2f}x, 32 seqs {c[2]/o[2]:.2f}x")
 PY
       ;;
+    benchsample)
+      # Token sampling from [rows, 128256] device logits: host (copy + sample/sampler.cpp) vs
+      # Backend::sample_rows (k_sample.cu, ids only). bench/bench_sampling.cpp.
+      step "bench sampling"
+      run env OLLMLX_DEVICE=cuda timeout 120 $C/bin/bench_sampling --benchmark_min_time=0.3 \
+        > "$OUT/bench_sampling.txt" 2>&1
+      echo "rc=$?" >> "$S"
+      grep -E "^BM_" "$OUT/bench_sampling.txt" >> "$S" ;;
     model)
       step "model parity"
       run env OLLMLX_FIXTURES=$C/fixtures timeout 200 $C/bin/test_cuda_model > "$OUT/test_cuda_model.log" 2>&1

@@ -12,7 +12,8 @@ C=.cudacarry
 grep -qx '/.cudacarry/' .git/info/exclude 2>/dev/null || echo '/.cudacarry/' >> .git/info/exclude
 rm -rf "$C"
 mkdir -p "$C/bin" "$C/lib" "$C/fixtures"
-for f in "$B/ollmlx" "$B/tests/gpu/test_cuda_ops" "$B/tests/gpu/test_cuda_model"; do
+for f in "$B/ollmlx" "$B/tests/gpu/test_cuda_ops" "$B/tests/gpu/test_cuda_model" \
+         $(ls "$B/bench/bench_sampling" 2>/dev/null); do
   cp "$f" "$C/bin/"
   strip "$C/bin/$(basename "$f")"
 done
