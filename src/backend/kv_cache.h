@@ -24,6 +24,10 @@ struct KvCacheSpec {
   int max_seqs = 1;          // slots
   int max_context = 4096;    // positions per sequence (full layers); requests beyond it fail
   int max_chunk = 512;       // most rows one sequence adds in one forward pass
+  // Keys and values stored as llama.cpp's q8_0 does (OLLAMA_KV_CACHE_TYPE=q8_0): blocks of 32
+  // values of a head's row as int8 q = round(x / d), d = max|x| / 127 (a float32 per block).
+  // Only the cuda backend implements it; the others refuse such a spec.
+  bool q8_0 = false;
 };
 
 class KvCache {

@@ -24,6 +24,7 @@ struct BenchArgs {
   int n_prompt = 512, n_gen = 128, reps = 3, threads = 0, depth = 0, parallel = 0;
   bool host_argmax = false;  // --host-argmax: the parallel test copies all logits and picks on the host
   bool no_pipeline = false;  // --no-pipeline: wait for each step's ids before building the next
+  std::string kv_cache_type = "f16";  // --kv-cache-type: f16 (the model's dtype) or q8_0 (cuda)
   bool json = false;
 };
 
@@ -103,7 +104,9 @@ void run_bench(const BenchArgs& a) {
   constexpr int kParallelPrompt = 16;
   const int ctx = std::max({a.n_prompt, a.depth + a.n_gen, kParallelPrompt + a.n_gen}) + 1;
   const int slots = std::max(1, a.parallel);
-  auto cache = backend->create_kv_cache(model->kv_spec(slots, ctx, std::max({a.n_prompt, a.depth, kParallelPrompt, 1})));
+  KvCacheSpec spec = model->kv_spec(slots, ctx, std::max({a.n_prompt, a.depth, kParallelPrompt, 1}));
+  spec.q8_0 = a.kv_cache_type == "q8_0";
+  auto cache = backend->create_kv_cache(spec);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(info.vocab - 1));
   std::vector<double> pp, tg, tgp;
@@ -189,6 +192,7 @@ void run_bench(const BenchArgs& a) {
                         {"n_params", info.n_params},
                         {"weights_bytes", info.weight_bytes},
                         {"kv_cache_bytes", kv_bytes},
+                        {"kv_cache_type", a.kv_cache_type},
                         {"peak_rss_bytes", rss}};
     if (!pp.empty()) {
       Stat s = stats(pp);
@@ -238,6 +242,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--host-argmax", args->host_argmax,
                 "In the --parallel test, copy every logit to the host and pick tokens there "
                 "(the comparison for the backend's own argmax)");
+  cmd->add_option("--kv-cache-type", args->kv_cache_type, "KV cache storage: f16 (the model's dtype) or q8_0 (cuda only)")
+      ->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->add_flag("--no-pipeline", args->no_pipeline,
                 "Decode without pipelining on a backend that pipelines (mlx): wait for each step's "
                 "tokens before building the next step");

@@ -24,10 +24,10 @@ void log_config(const server::ServerConfig& sc, const service::ResidencyConfig& 
   log::info(
       "server config env=map[OLLAMA_CONTEXT_LENGTH:{} OLLAMA_HOST:{}:{} OLLAMA_KEEP_ALIVE:{}s "
       "OLLAMA_MAX_LOADED_MODELS:{} OLLAMA_MAX_QUEUE:{} OLLAMA_NUM_PARALLEL:{} OLLAMA_ORIGINS:{} "
-      "OLLMLX_DEVICE:{} OLLMLX_NUM_THREADS:{} OLLMLX_API_KEY:{}]",
+      "OLLAMA_KV_CACHE_TYPE:{} OLLMLX_DEVICE:{} OLLMLX_NUM_THREADS:{} OLLMLX_API_KEY:{}]",
       rc.default_num_ctx, sc.host.empty() ? "0.0.0.0" : sc.host, sc.port,
       std::chrono::duration_cast<std::chrono::seconds>(rc.default_keep_alive).count(),
-      rc.max_loaded, rc.max_queue, rc.num_parallel, fmt::join(sc.origins, ","), rc.device,
+      rc.max_loaded, rc.max_queue, rc.num_parallel, fmt::join(sc.origins, ","), rc.kv_cache_type, rc.device,
       rc.threads, sc.api_key.empty() ? "off" : "on");
 }
 
@@ -81,6 +81,7 @@ void add_serve_command(CLI::App& app) {
       "      OLLAMA_CONTEXT_LENGTH       Context length to use unless otherwise specified (default 4096)\n"
       "      OLLAMA_ORIGINS              A comma separated list of allowed origins\n"
       "      OLLAMA_DEBUG                Show additional debug information (e.g. OLLAMA_DEBUG=1)\n"
+      "      OLLAMA_KV_CACHE_TYPE        Quantization type for the K/V cache: f16 (default), q8_0 (cuda only)\n"
       "      OLLMLX_MODELS               The path to ollmlx's model manifests (default ~/.ollmlx/models)\n"
       "      HF_HUB_CACHE / HF_HOME      Where model weights live (the Hugging Face hub cache)\n"
       "      HF_TOKEN                    Token for gated or private Hugging Face repositories\n"

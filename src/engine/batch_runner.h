@@ -84,6 +84,9 @@ struct BatchRunnerOptions {
   // Sampled rows (temperature, penalties) are sampled by the backend where it can
   // (Backend::supports_sampling, the cuda backend): the same tokens, only ids copied.
   bool backend_sampling = true;
+  // KV cache storage: "" or "f16" = the model's activation dtype (bf16/f16/f32, as mlx-lm);
+  // "q8_0" = 8-bit blocks (KvCacheSpec::q8_0, cuda backend only). Anything else is an error.
+  std::string kv_cache_type;
 };
 
 class BatchRunner {

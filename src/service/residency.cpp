@@ -84,6 +84,11 @@ ResidencyConfig ResidencyConfig::from_env() {
       log::warn("invalid OLLAMA_KEEP_ALIVE={}, using 5m", *ka);
   }
   if (auto d = env("OLLMLX_DEVICE")) c.device = *d;
+  if (auto t = env("OLLAMA_KV_CACHE_TYPE")) {
+    if (*t != "f16" && *t != "q8_0")
+      throw_error("config", "OLLAMA_KV_CACHE_TYPE={} is not supported (f16, or q8_0 with the cuda backend)", *t);
+    c.kv_cache_type = *t;
+  }
   c.threads = env_int("OLLMLX_NUM_THREADS", 0);
   return c;
 }
@@ -169,6 +174,7 @@ std::shared_ptr<LoadedModel> Residency::acquire(const CatalogEntry& entry,
     ro.slots = config_.num_parallel;
     ro.context = m->context;
     ro.max_batch_rows = config_.max_batch_rows;
+    ro.kv_cache_type = config_.kv_cache_type;
     m->runner = std::make_unique<BatchRunner>(*m->model, ro);
   } catch (const api::ApiError&) {
     throw;

@@ -39,6 +39,7 @@ struct ResidencyConfig {
   std::string device = "cpu";            // OLLMLX_DEVICE
   int threads = 0;                       // OLLMLX_NUM_THREADS (0 = all cores)
   int max_batch_rows = 512;
+  std::string kv_cache_type;             // OLLAMA_KV_CACHE_TYPE: "" / f16, or q8_0 (cuda only)
   static ResidencyConfig from_env();
 };
 

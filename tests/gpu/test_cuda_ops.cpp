@@ -20,6 +20,7 @@
 //    test's bound is about 1e-5 max|v| against the exact result on these sizes).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -620,19 +621,41 @@ struct Pass {
 };
 
 // Drives a CPU and a GPU cache through the same passes and compares every layer's output.
+// The q8_0 cache's rounding of k or v [T, kvh * hd] (k_attention.cu kv_append_q8_kernel): per
+// block of 32 values of one head's row, d = max|x| / 127, q = nearest-even(x / d), x' = d * q.
+std::vector<float> q8_roundtrip(std::vector<float> x, int64_t T, int kvh, int hd) {
+  for (int64_t t = 0; t < T; ++t)
+    for (int h = 0; h < kvh; ++h)
+      for (int b0 = 0; b0 < hd; b0 += 32) {
+        float* row = x.data() + (t * kvh + h) * hd;
+        const int b1 = std::min(hd, b0 + 32);
+        float amax = 0.0f;
+        for (int d = b0; d < b1; ++d) amax = std::max(amax, std::fabs(row[d]));
+        const float s = amax / 127.0f;
+        for (int d = b0; d < b1; ++d) {
+          const float q = s > 0.0f ? std::clamp(std::nearbyint(row[d] / s), -127.0f, 127.0f) : 0.0f;
+          row[d] = s * q;
+        }
+      }
+  return x;
+}
+
+// The same attention passes on the GPU and the CPU backend. q8: the GPU's cache is q8_0 and the
+// CPU's float32, fed with the q8_0-rounded keys and values, so only summation order differs.
 class AttnPair {
  public:
   AttnPair(Backend& gpu, Backend& cpu, std::vector<AttentionParams> layers, DType act, DType cdt,
-           int max_seqs, int max_context, int max_chunk, uint64_t seed)
-      : gpu_(gpu), cpu_(cpu), layers_(std::move(layers)), act_(act), rng_(seed) {
+           int max_seqs, int max_context, int max_chunk, uint64_t seed, bool q8 = false)
+      : gpu_(gpu), cpu_(cpu), layers_(std::move(layers)), act_(act), rng_(seed), q8_(q8) {
     KvCacheSpec spec;
     for (const AttentionParams& p : layers_) spec.layers.push_back({p.n_kv_heads, p.head_dim, p.window});
-    spec.dtype = cdt;
+    spec.dtype = q8 ? DType::F32 : cdt;
     spec.max_seqs = max_seqs;
     spec.max_context = max_context;
     spec.max_chunk = max_chunk;
-    gc_ = gpu.create_kv_cache(spec);
     cc_ = cpu.create_kv_cache(spec);
+    spec.q8_0 = q8;
+    gc_ = gpu.create_kv_cache(spec);
     for (int s = 0; s < max_seqs; ++s) {
       gc_->alloc_seq();
       cc_->alloc_seq();
@@ -662,7 +685,10 @@ class AttnPair {
       const Tensor qh = act_tensor(q, T, qw), kh = act_tensor(k, T, kw), vh = act_tensor(v, T, kw);
       const auto g = to_vec(gpu_, gpu_.attention(gpu_.load_tensor(qh), gpu_.load_tensor(kh),
                                                  gpu_.load_tensor(vh), *gc_, b, p));
-      const auto r = to_vec(cpu_, cpu_.attention(qh, kh, vh, *cc_, b, p));
+      const auto r = q8_ ? to_vec(cpu_, cpu_.attention(qh, act_tensor(q8_roundtrip(k, T, p.n_kv_heads, p.head_dim), T, kw),
+                                                       act_tensor(q8_roundtrip(v, T, p.n_kv_heads, p.head_dim), T, kw),
+                                                       *cc_, b, p))
+                         : to_vec(cpu_, cpu_.attention(qh, kh, vh, *cc_, b, p));
       double vmax = 0;
       for (float x : v) vmax = std::max(vmax, double{std::fabs(x)});
       vmax = std::max(vmax, vmax_);
@@ -683,6 +709,7 @@ class AttnPair {
   DType act_;
   Rng rng_;
   double vmax_ = 0;
+  bool q8_ = false;
   std::unique_ptr<KvCache> gc_, cc_;
 };
 
@@ -723,6 +750,52 @@ TEST_F(CudaOps, AttentionShapesMasksDtypes) {
       }
     }
   }
+}
+
+// The 8-bit (q8_0) KV cache: head sizes with whole and partial blocks of 32, GQA, windows (rings
+// wrapping), prefill, decode and long split decodes, against the CPU on the same rounded values;
+// its storage is 36 bytes per 32 values; NaN inputs reach the output.
+TEST_F(CudaOps, AttentionQ8Cache) {
+  uint64_t seed = 900;
+  for (auto [h, kvh, hd] : std::vector<std::tuple<int, int, int>>{{4, 2, 64}, {8, 1, 128}, {3, 3, 4}, {4, 4, 80}, {2, 1, 256}}) {
+    for (int window : {0, 5}) {
+      for (DType act : {DType::F32, DType::BF16}) {
+        AttnPair ap(gpu(), cpu(), {params(h, kvh, hd, window)}, act, act, 1, 512, 80, seed++, true);
+        const std::string what = "q8 " + std::to_string(h) + "/" + std::to_string(kvh) + "x" + std::to_string(hd) +
+                                 " w" + std::to_string(window) + " " + dt_name(act);
+        ap.pass({{0, 0, 70}}, what + " prefill");
+        ap.pass({{0, 70, 1}}, what + " decode");
+        ap.pass({{0, 71, 3}}, what + " small chunk");
+        for (int i = 0; i < 40; ++i) ap.pass({{0, 74 + i, 1}}, what + " decode " + std::to_string(i));
+      }
+    }
+  }
+  // A long context split over several blocks per row (Llama-3.2-1B's heads).
+  AttnPair ap(gpu(), cpu(), {params(32, 8, 64)}, DType::BF16, DType::BF16, 2, 4096, 512, 77, true);
+  ap.pass({{0, 0, 512}, {1, 0, 300}}, "q8 long prefill");
+  ap.pass({{0, 512, 512}}, "q8 long chunk");
+  ap.pass({{0, 1024, 1}, {1, 300, 1}}, "q8 long decode");
+  KvCacheSpec spec;
+  spec.layers.push_back({2, 128, 0});
+  spec.dtype = DType::BF16;
+  spec.q8_0 = true;
+  auto cache = gpu().create_kv_cache(spec);
+  const int slot = cache->alloc_seq();
+  BatchLayout b;
+  b.seqs.push_back({slot, 0, 3, 0});
+  finalize_layout(b);
+  gpu().set_activation_dtype(DType::F32);
+  gpu().begin_pass();
+  std::vector<float> k(3 * 256, 0.5f);
+  k[300] = NAN;  // row 1, head 0, block 1
+  const AttentionParams p = params(2, 2, 128);
+  const auto q = gpu().load_tensor(act_tensor(std::vector<float>(3 * 256, 0.1f), 3, 256));
+  const auto out = to_vec(gpu(), gpu().attention(q, gpu().load_tensor(act_tensor(k, 3, 256)),
+                                                 gpu().load_tensor(act_tensor(std::vector<float>(3 * 256, 1.0f), 3, 256)),
+                                                 *cache, b, p));
+  EXPECT_FALSE(std::isnan(out[0])) << "row 0 attends to row 0 only";
+  EXPECT_TRUE(std::isnan(out[256])) << "row 1 sees the NaN key";
+  EXPECT_EQ(cache->bytes(), 2u * 256 * 2 * (128 / 32) * 36);  // k and v, 256 rows, 2 heads
 }
 
 // Long contexts: split-KV decoding (several blocks per query row, combined) and prefill chunks

@@ -142,6 +142,31 @@ TEST(BatchRunner, PromptLongerThanTheContextIsAnError) {
   EXPECT_EQ(ok.get_future().get().tokens.size(), 2u);
 }
 
+// OLLAMA_KV_CACHE_TYPE's values: f16 (the model's own dtype) works everywhere; q8_0 is the cuda
+// backend's, so the CPU refuses it clearly; anything else is an error.
+TEST(BatchRunner, KvCacheTypes) {
+  if (!have_model()) GTEST_SKIP();
+  auto be = create_backend("cpu", 2);
+  auto model = load_model(smollm2_dir(), *be);
+  BatchRunnerOptions o{1, 64, 64};
+  o.kv_cache_type = "f16";
+  {
+    BatchRunner runner(*model, o);
+    std::promise<Outcome> ok;
+    runner.submit(make_request(kPrompts[3], 2, ok));
+    EXPECT_EQ(ok.get_future().get().tokens.size(), 2u);
+  }
+  o.kv_cache_type = "q8_0";
+  try {
+    BatchRunner runner(*model, o);
+    ADD_FAILURE() << "the cpu backend accepted a q8_0 KV cache";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda backend only"), std::string::npos) << e.what();
+  }
+  o.kv_cache_type = "q4_0";
+  EXPECT_THROW(BatchRunner(*model, o), Error);
+}
+
 TEST(BatchRunner, GenerationStopsAtTheContextLimitWithLength) {
   if (!have_model()) GTEST_SKIP();
   auto be = create_backend("cpu", 2);

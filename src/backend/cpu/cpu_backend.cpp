@@ -105,6 +105,8 @@ void CpuBackend::release_cached_memory() {
 }
 
 std::unique_ptr<KvCache> CpuBackend::create_kv_cache(const KvCacheSpec& spec) {
+  if (spec.q8_0)
+    throw_error("kv_cache", "an 8-bit (q8_0) KV cache is implemented by the cuda backend only, not cpu");
   return make_kv_cache(spec);
 }
 

@@ -1263,7 +1263,7 @@ Tensor CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
     a.pos0 = s.pos0;
     spans.push_back(a);
   }
-  const Dt kv_dt = to_dt(kv->spec().dtype, "kv cache");
+  const Dt kv_dt = kv->spec().q8_0 ? Dt::Q8 : to_dt(kv->spec().dtype, "kv cache");
   const auto* d_spans = static_cast<const AttnSpan*>(upload(spans.data(), spans.size() * sizeof(AttnSpan)));
   if (live()) {
     launch_kv_append(d_spans, static_cast<int>(spans.size()), k.ptr<float>(), v.ptr<float>(), T,

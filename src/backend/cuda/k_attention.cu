@@ -49,6 +49,43 @@ __global__ void kv_append_kernel(const AttnSpan* spans, int n_spans, const float
   store_dt(sp.v_w, o, kv_dt, v[static_cast<int64_t>(r) * W + idx]);
 }
 
+// q8_0 storage (kernels.h): the value at (row index ri = head * capacity + row, dim d).
+__device__ __forceinline__ float load_q8(const void* p, int64_t ri, int hd, int d) {
+  const int nb = (hd + kQ8Block - 1) / kQ8Block;
+  const auto* b = static_cast<const uint8_t*>(p) + (ri * nb + d / kQ8Block) * kQ8BlockBytes;
+  return *reinterpret_cast<const float*>(b) * static_cast<float>(static_cast<int8_t>(b[4 + d % kQ8Block]));
+}
+
+// One warp per block of kQ8Block values of one head's row of batch row blockIdx.x (k and v):
+// d = max|x| / 127 (NaN when the block holds a NaN), q = round-to-nearest-even(x / d).
+__global__ void kv_append_q8_kernel(const AttnSpan* spans, int n_spans, const float* k,
+                                    const float* v, int n_kv_heads, int hd) {
+  const int r = static_cast<int>(blockIdx.x);
+  const int nb = (hd + kQ8Block - 1) / kQ8Block;
+  const int blk = static_cast<int>(blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32);
+  if (blk >= n_kv_heads * nb) return;
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int h = blk / nb, d = (blk % nb) * kQ8Block + lane;
+  int s = 0;
+  while (s + 1 < n_spans && r >= spans[s + 1].begin) ++s;
+  const AttnSpan sp = spans[s];
+  const int pos = sp.pos0 + (r - sp.begin);
+  const int row = sp.ring ? pos % sp.capacity : pos;
+  const int64_t ri = static_cast<int64_t>(h) * sp.capacity + row;
+  const int64_t src = static_cast<int64_t>(r) * n_kv_heads * hd + static_cast<int64_t>(h) * hd + d;
+  for (int which = 0; which < 2; ++which) {
+    const float x = d < hd ? (which ? v : k)[src] : 0.0f;
+    float amax = fabsf(x);
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(kFullMask, amax, o));
+    const bool nan = __any_sync(kFullMask, x != x);
+    const float scale = nan ? __int_as_float(0x7fffffff) : __fdiv_rn(amax, 127.0f);
+    const float q = scale > 0.0f ? fminf(fmaxf(rintf(__fdiv_rn(x, scale)), -127.0f), 127.0f) : 0.0f;
+    auto* b = static_cast<uint8_t*>(which ? sp.v_w : sp.k_w) + (ri * nb + d / kQ8Block) * kQ8BlockBytes;
+    b[4 + lane] = static_cast<uint8_t>(static_cast<int8_t>(q));
+    if (lane == 0) *reinterpret_cast<float*>(b) = scale;
+  }
+}
+
 // DPL: head dimensions per lane (ceil(head_dim / 32): 1, 2, 4 or 8), so the value loop has no
 // predicated-off iterations for small heads.
 template <int DPL>
@@ -91,9 +128,15 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const AttnArgs a) {
       if (j < nk && d < hd) {
         const int pos = kt + j;
         const int row = sp.ring ? pos % sp.capacity : pos;
-        const int64_t o = head_off + static_cast<int64_t>(row) * hd + d;
-        kv = load_dt(sp.k, o, a.kv_dt);
-        vv = load_dt(sp.v, o, a.kv_dt);
+        if (a.kv_dt == Dt::Q8) {
+          const int64_t ri = static_cast<int64_t>(it.kvh) * sp.capacity + row;
+          kv = load_q8(sp.k, ri, hd, d);
+          vv = load_q8(sp.v, ri, hd, d);
+        } else {
+          const int64_t o = head_off + static_cast<int64_t>(row) * hd + d;
+          kv = load_dt(sp.k, o, a.kv_dt);
+          vv = load_dt(sp.v, o, a.kv_dt);
+        }
       }
       sK[j * ks + d] = kv;
       sV[j * hd4 + d] = vv;
@@ -241,6 +284,12 @@ int attention_max_queries(int head_dim) {
 void launch_kv_append(const AttnSpan* spans, int n_spans, const float* k, const float* v,
                       int64_t T, int n_kv_heads, int head_dim, Dt kv_dt, cudaStream_t stream) {
   if (T == 0) return;
+  if (kv_dt == Dt::Q8) {
+    const int64_t blocks = int64_t{n_kv_heads} * ((head_dim + kQ8Block - 1) / kQ8Block);  // warps
+    const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(ceil_div(blocks, 8)));
+    kv_append_q8_kernel<<<grid, 256, 0, stream>>>(spans, n_spans, k, v, n_kv_heads, head_dim);
+    return;
+  }
   const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(ceil_div(int64_t{n_kv_heads} * head_dim, 256)));
   kv_append_kernel<<<grid, 256, 0, stream>>>(spans, n_spans, k, v, n_kv_heads, head_dim, kv_dt);
 }

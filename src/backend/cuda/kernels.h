@@ -15,7 +15,12 @@
 namespace ollmlx::cuda {
 
 // Element types of float tensors as the kernels see them.
-enum class Dt : int { F32 = 0, F16 = 1, BF16 = 2 };
+enum class Dt : int { F32 = 0, F16 = 1, BF16 = 2, Q8 = 3 };  // Q8: KV caches only (below)
+
+// The q8_0 KV cache layout (KvCacheSpec::q8_0): a head's row of head_dim values is
+// ceil(head_dim / kQ8Block) blocks of a float32 scale d followed by kQ8Block int8 q (x ~ d * q).
+constexpr int kQ8Block = 32;
+constexpr int kQ8BlockBytes = 4 + kQ8Block;
 
 // An MLX affine-quantized matrix [N, K] in device memory (file layout, core/linear.h).
 struct QuantMatrix {

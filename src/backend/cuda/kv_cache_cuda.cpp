@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "backend/cuda/kernels.h"
 #include "util/error.h"
 
 namespace ollmlx::cuda {
@@ -104,10 +105,15 @@ size_t CudaKvCache::bytes() const {
     for (size_t l = 0; l < slot.size(); ++l) {
       const KvLayerSpec& ls = spec_.layers[l];
       n += 2 * static_cast<size_t>(slot[l].capacity) * static_cast<size_t>(ls.n_kv_heads) *
-           static_cast<size_t>(ls.head_dim) * elem_size_;
+           row_bytes(ls.head_dim);
     }
   }
   return n;
+}
+
+size_t CudaKvCache::row_bytes(int head_dim) const {
+  if (spec_.q8_0) return static_cast<size_t>((head_dim + kQ8Block - 1) / kQ8Block) * kQ8BlockBytes;
+  return static_cast<size_t>(head_dim) * elem_size_;
 }
 
 void CudaKvCache::reserve(Store& s, int layer, int32_t end) {
@@ -122,7 +128,7 @@ void CudaKvCache::reserve(Store& s, int layer, int32_t end) {
     grow = (grow + kMinGrow - 1) / kMinGrow * kMinGrow;
     want = static_cast<int32_t>(std::min<int64_t>(grow, spec_.max_context));
   }
-  const size_t row = static_cast<size_t>(ls.head_dim) * elem_size_;
+  const size_t row = row_bytes(ls.head_dim);
   const size_t heads = static_cast<size_t>(ls.n_kv_heads);
   const size_t total = heads * static_cast<size_t>(want) * row;
   // While the backend records a CUDA graph, the stream is capturing: the storage is prepared on
@@ -143,7 +149,7 @@ void CudaKvCache::reserve(Store& s, int layer, int32_t end) {
       throw_error("kv_cache", "out of GPU memory: {} bytes for the cache of layer {} ({})", total,
                   layer, cudaGetErrorString(e));
     }
-    check(cudaMemsetAsync(fresh[i], 0xff, total, st), "cudaMemsetAsync");  // NaN
+    check(cudaMemsetAsync(fresh[i], 0xff, total, st), "cudaMemsetAsync");  // NaN (q8_0: NaN scales)
   }
   if (s.k) {
     const size_t old_pitch = static_cast<size_t>(s.capacity) * row;

@@ -1,6 +1,7 @@
 // The CUDA backend's KV cache: the CPU cache's layout and rules (cpu/kv_cache_cpu.h) with the
 // storage in device memory. Per slot and layer, keys and values in spec.dtype (F32/F16/BF16) as
-// [n_kv_heads][capacity][head_dim]:
+// [n_kv_heads][capacity][head_dim] (with spec.q8_0: each row as ceil(head_dim / 32) blocks of a
+// float32 scale and 32 int8 values, kQ8BlockBytes each):
 //  * full-attention layers: position p at row p; capacity grows (doubling, at least 256 rows)
 //    up to max_context; growing copies the stored rows to the new storage;
 //  * sliding-window layers: a ring of window + max_chunk rows, position p at row p % capacity;
@@ -44,6 +45,8 @@ class CudaKvCache final : public KvCache {
   // Error("kv_cache").
   Store& prepare_write(int slot, int layer, int32_t pos0, int32_t count);
   size_t elem_size() const { return elem_size_; }
+  // Bytes of one head's row of keys (or values).
+  size_t row_bytes(int head_dim) const;
 
  private:
   void check_slot(int slot) const;

@@ -193,6 +193,8 @@ class MlxBackend final : public Backend {
   void set_debug_poison(bool on) override { poison_ = on; }
 
   std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override {
+    if (spec.q8_0)
+      throw_error("kv_cache", "an 8-bit (q8_0) KV cache is implemented by the cuda backend only, not mlx");
     return guard("create_kv_cache", [&] { return std::make_unique<MlxKvCache>(spec, stream_); });
   }
 
