@@ -56,14 +56,14 @@ rm -rf "$T/site/mlx/share"
 lm=$(ls -d .venv/lib/python3*/site-packages/mlx_lm 2>/dev/null | head -1 || true)
 [ -n "$lm" ] && cp -r "$lm" "$T/site/" && find "$T/site/mlx_lm" -name __pycache__ -prune -exec rm -rf {} +
 
-# ollmlx and the non-system libraries it links (as tools/cuda_prepare_carry.sh), but not MLX or CUDA.
+# ollmlx and the non-system libraries it links (as tools/cuda_prepare_carry.sh), but not MLX, the
+# wheel's mlx_cuda_13.libs (already in site/) or CUDA's.
 cp "$B/ollmlx" "$T/bin/"
 strip "$T/bin/ollmlx"
-ldd "$T/bin/ollmlx" | awk '/=> \// {print $3}' | sort -u | while read -r lib; do
+ldd "$T/bin/ollmlx" | awk '/=> \// {print $3}' | grep -v '/mlx_cuda_13\.libs/' | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
     libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++.so*|libgcc_s.so*) ;;
     libcuda.so*|libcublas*|libcudart*|libmlx.so|libcudnn*|libnccl*|libcufft*|libcusolver*|libnvrtc*|libnvJitLink*|libcusparse*) ;;
-    lib*-[0-9a-f]*.so*) ;;  # the wheel's own mlx_cuda_13.libs (blas, lapack, gfortran, quadmath)
     *) cp -L "$lib" "$T/lib/" ;;
   esac
 done
