@@ -172,6 +172,22 @@ PY
           --json > "$OUT/benchmlx_${shape}_${dev}_par.json" 2>> "$S"
         echo "rc=$?" >> "$S"
       done
+      # The same 12 tokens through the cpu, cuda and mlx backends in float32: top-3 ids and logits
+      # (2026-11-28, 1B: same ids everywhere, mlx within 1e-5 and cuda 6e-3 of cpu).
+      step "eval $shape cpu/cuda/mlx"
+      toks=$(python3 -c "import random; random.seed(1); print(','.join(str(random.randrange(128256)) for _ in range(12)))")
+      for dev in cpu cuda mlx; do
+        runm timeout 90 $M/bin/ollmlx eval --model /tmp/$shape --tokens $toks --top-k 3 --device $dev \
+          --activation-dtype f32 > /tmp/eval_${shape}_$dev.json 2>> "$S"
+      done
+      python3 - /tmp/eval_${shape} >> "$S" 2>&1 <<'PY'
+import json, sys
+r = {d: [p["top"] for p in json.load(open(f"{sys.argv[1]}_{d}.json"))["positions"]] for d in ("cpu", "cuda", "mlx")}
+for d in ("cuda", "mlx"):
+    same = sum([t["id"] for t in a] == [t["id"] for t in b] for a, b in zip(r[d], r["cpu"]))
+    diff = max(abs(x["logit"] - y["logit"]) for a, b in zip(r[d], r["cpu"]) for x, y in zip(a, b))
+    print(f"  {d} vs cpu: top-3 ids equal at {same}/{len(r[d])} positions, max logit diff {diff:.2e}")
+PY
       step "mlx-lm $shape"
       runm env PYTHONUNBUFFERED=1 timeout 150 python3 tools/mlx_lm_bench.py /tmp/$shape -p 512 -n 128 -r 3 \
         --json "$OUT/benchmlx_${shape}_mlxlm.json" >> "$S" 2>&1

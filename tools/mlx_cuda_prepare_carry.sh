@@ -24,7 +24,12 @@
 #   tools/mlx_cuda_prepare_carry.sh [build-dir] [wheel-dir]
 #     build-dir: default build-mlxcuda, configured with
 #       cmake -S . -B build-mlxcuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DOLLMLX_CUDA=ON \
-#         -DOLLMLX_MLX=ON -DMLX_DIR=<wheel-dir>/x/mlx/share/cmake/MLX; ninja -C build-mlxcuda ollmlx
+#         -DCMAKE_CUDA_ARCHITECTURES=90a -DOLLMLX_MLX=ON -DMLX_DIR=<unpacked wheel>/mlx/share/cmake/MLX \
+#         -DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,<dir>   # <dir>/libcuda.so.1 -> CUDA's stubs/libcuda.so
+#       ninja -C build-mlxcuda ollmlx
+#     (libmlx.so needs libcuda.so.1, which a machine without the NVIDIA driver lacks at link time;
+#     the 2026-11-28 measurement built from a `git archive` of the commit, so that other work in
+#     progress in the checkout did not enter the binary)
 #     wheel-dir: default /tmp/mlxcuda, holding mlx_cuda_13-*.whl and mlx-*-cp312-*.whl
 #       (pip download --no-deps mlx-cuda-13==0.32.4 mlx==0.32.4 for python 3.12)
 set -euo pipefail
