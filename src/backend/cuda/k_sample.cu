@@ -16,7 +16,6 @@
 // finite (Ollama order) pick the largest logit.
 #include <cuda_runtime.h>
 
-#include <cfloat>
 #include <climits>
 #include <cstdint>
 #include <cub/cub.cuh>
@@ -145,18 +144,29 @@ __device__ int64_t first_reaching(Shared& s, int64_t n, double thr, F f) {
   return -1;
 }
 
-// The first i in [lo, n) with value(i) < thr (values descending), else n.
-__device__ int64_t first_below(Shared& s, const uint64_t* keys, int64_t lo, int64_t n, float thr) {
+// The first i in [lo, n) with pred(i), else n (pred holds on a suffix: the values descend).
+template <class P>
+__device__ int64_t first_where(Shared& s, int64_t lo, int64_t n, P pred) {
   __syncthreads();
   if (threadIdx.x == 0) s.found = INT_MAX;
   __syncthreads();
   for (int64_t base = lo; base < n; base += kThreads) {
     const int64_t i = base + threadIdx.x;
-    if (i < n && sorted_value(keys, i) < thr) atomicMin(&s.found, static_cast<int>(i));
+    if (i < n && pred(i)) atomicMin(&s.found, static_cast<int>(i));
     __syncthreads();
     if (s.found != INT_MAX) return s.found;
   }
   return n;
+}
+
+// The host's draw over weights w(0..n): the first whose running sum reaches u01 * total (the
+// last if rounding leaves the sum short), 0 when the total is not positive.
+template <class F>
+__device__ int64_t draw(Shared& s, int64_t n, double u01, F w) {
+  const double total = block_sum(s, n, w);
+  if (!(total > 0.0)) return 0;
+  const int64_t i = first_reaching(s, n, u01 * total, w);
+  return i < 0 ? n - 1 : i;
 }
 
 // Filters and draw of row blockIdx.x over its sorted candidates.
@@ -185,20 +195,16 @@ __global__ void __launch_bounds__(kThreads) k_sample_pick(int64_t vocab, const S
                                        [&](int64_t j) { return exp(static_cast<double>(sorted_value(ks, j))); });
       keep = i < 0 ? vocab : i + 1;
     }
-    if (p.min_p > 0.0f) keep = min(keep, first_below(s, ks, 1, keep, __fadd_rn(v0, p.log_min_p)));
+    const float min_lp = __fadd_rn(v0, p.log_min_p);
+    if (p.min_p > 0.0f) keep = min(keep, first_where(s, 1, keep, [&](int64_t j) { return sorted_value(ks, j) < min_lp; }));
     if (p.top_k > 0) keep = min(keep, static_cast<int64_t>(p.top_k));
     keep = max(keep, int64_t{1});
     // Candidates at -inf are not weights (they sort last, so the finite ones are a prefix).
-    const int64_t finite = first_below(s, ks, 0, keep, -FLT_MAX);
+    const int64_t finite = first_where(s, 0, keep, [&](int64_t j) { return sorted_value(ks, j) == -INFINITY; });
     auto weight = [&](int64_t j) {
       return exp(static_cast<double>(__fmul_rn(__fsub_rn(sorted_value(ks, j), v0), p.inv_temperature)));
     };
-    const double total = block_sum(s, finite, weight);
-    int64_t pick = 0;
-    if (total > 0.0) {
-      pick = first_reaching(s, finite, p.u01 * total, weight);
-      if (pick < 0) pick = finite - 1;
-    }
+    const int64_t pick = draw(s, finite, p.u01, weight);
     if (threadIdx.x == 0) out[r] = id[pick];
     return;
   }
@@ -220,24 +226,9 @@ __global__ void __launch_bounds__(kThreads) k_sample_pick(int64_t vocab, const S
   }
   if (p.min_p > 0.0f) {
     const double threshold = prob(0) * static_cast<double>(p.min_p);
-    // probs descend with the values: the first below the threshold ends the prefix.
-    __syncthreads();
-    if (threadIdx.x == 0) s.found = INT_MAX;
-    __syncthreads();
-    for (int64_t base = 1; base < keep; base += kThreads) {
-      const int64_t i = base + threadIdx.x;
-      if (i < keep && prob(i) < threshold) atomicMin(&s.found, static_cast<int>(i));
-      __syncthreads();
-      if (s.found != INT_MAX) break;
-    }
-    if (s.found != INT_MAX) keep = s.found;
+    keep = first_where(s, 1, keep, [&](int64_t j) { return prob(j) < threshold; });
   }
-  const double total = block_sum(s, keep, prob);
-  int64_t pick = 0;
-  if (total > 0.0) {
-    pick = first_reaching(s, keep, p.u01 * total, prob);
-    if (pick < 0) pick = keep - 1;
-  }
+  const int64_t pick = draw(s, keep, p.u01, prob);
   if (threadIdx.x == 0) out[r] = id[pick];
 }
 
