@@ -79,7 +79,7 @@ void BM_BackendSample(benchmark::State& state) {
 }
 
 BENCHMARK(BM_HostSample)->ArgsProduct({{1, 32}, {1, 0}})->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_BackendSample)->ArgsProduct({{1, 32}, {1, 0}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_BackendSample)->ArgsProduct({{1, 4, 8, 16, 32}, {1, 0}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 }  // namespace ollmlx

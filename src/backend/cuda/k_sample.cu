@@ -16,6 +16,7 @@
 // finite (Ollama order) pick the largest logit.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cub/cub.cuh>
@@ -26,6 +27,7 @@ namespace ollmlx::cuda {
 namespace {
 
 constexpr int kThreads = 1024;
+static_assert(kSampleSelectMax <= kThreads, "one candidate per thread");
 using BlockScanD = cub::BlockScan<double, kThreads>;
 using BlockReduceD = cub::BlockReduce<double, kThreads>;
 using BlockReduceF = cub::BlockReduce<float, kThreads>;
@@ -100,6 +102,79 @@ __global__ void __launch_bounds__(kThreads) k_sample_prepare(const float* __rest
   }
 }
 
+// Rows that need only their select_k (<= kThreads) best candidates (every row has a top_k, or is
+// greedy) skip the full sort: the select_k smallest keys of a row (largest values, ties to the
+// lower id) are found by radix selection over the low 32 key bits (4 passes of 8 bits), gathered
+// (those below the threshold, then the lowest ids equal to it) and sorted in the block; they go
+// to the first select_k entries of the row's sorted output, which is all k_sample_pick reads.
+__global__ void __launch_bounds__(kThreads) k_sample_select(int64_t vocab, int k, const uint64_t* __restrict__ keys,
+                                                            uint64_t* __restrict__ sorted_keys,
+                                                            int32_t* __restrict__ sorted_ids) {
+  using BlockScanI = cub::BlockScan<int, kThreads>;
+  using BlockSort = cub::BlockRadixSort<uint64_t, kThreads, 1>;
+  __shared__ union {
+    typename BlockScanI::TempStorage scan;
+    typename BlockSort::TempStorage sort;
+  } tmp;
+  __shared__ unsigned hist[256];
+  __shared__ uint64_t cand[kThreads];
+  __shared__ uint32_t s_prefix;
+  __shared__ int s_remaining, n_less;
+  const int64_t r = blockIdx.x;
+  const uint64_t* kr = keys + r * vocab;
+  const int tid = static_cast<int>(threadIdx.x);
+  uint32_t prefix = 0, mask = 0;
+  int remaining = k;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    if (tid < 256) hist[tid] = 0;
+    __syncthreads();
+    for (int64_t i = tid; i < vocab; i += kThreads) {
+      const auto u = static_cast<uint32_t>(kr[i]);
+      if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+    }
+    __syncthreads();
+    if (tid == 0) {
+      int rem = remaining;
+      uint32_t d = 0;
+      for (; d < 255; ++d) {
+        if (static_cast<int>(hist[d]) >= rem) break;
+        rem -= static_cast<int>(hist[d]);
+      }
+      s_prefix = prefix | (d << shift);
+      s_remaining = rem;
+    }
+    __syncthreads();
+    prefix = s_prefix;
+    remaining = s_remaining;
+    mask |= 255u << shift;
+  }
+  // prefix is the k-th smallest value; `remaining` of the entries equal to it are taken.
+  if (tid == 0) n_less = 0;
+  __syncthreads();
+  const int64_t chunk = (vocab + kThreads - 1) / kThreads, lo = tid * chunk, hi = min(vocab, lo + chunk);
+  int equal = 0;
+  for (int64_t i = lo; i < hi; ++i) {
+    const auto u = static_cast<uint32_t>(kr[i]);
+    if (u < prefix) cand[atomicAdd(&n_less, 1)] = (static_cast<uint64_t>(u) << 32) | static_cast<uint32_t>(i);
+    equal += u == prefix;
+  }
+  int before = 0;
+  BlockScanI(tmp.scan).ExclusiveSum(equal, before);
+  __syncthreads();
+  const int base = n_less;  // == k - remaining
+  for (int64_t i = lo; i < hi && before < remaining; ++i) {
+    const auto u = static_cast<uint32_t>(kr[i]);
+    if (u == prefix) cand[base + before++] = (static_cast<uint64_t>(u) << 32) | static_cast<uint32_t>(i);
+  }
+  __syncthreads();
+  uint64_t item[1] = {tid < k ? cand[tid] : ~uint64_t{0}};
+  BlockSort(tmp.sort).Sort(item);  // blocked: thread t holds the t-th smallest
+  if (tid < k) {
+    sorted_keys[r * vocab + tid] = (static_cast<uint64_t>(r) << 32) | (item[0] >> 32);
+    sorted_ids[r * vocab + tid] = static_cast<int32_t>(item[0] & 0xffffffffu);
+  }
+}
+
 // Block-wide helpers over positions [0, n) of a row (every thread gets the result).
 struct Shared {
   typename BlockScanD::TempStorage scan;
@@ -170,7 +245,9 @@ __device__ int64_t draw(Shared& s, int64_t n, double u01, F w) {
 }
 
 // Filters and draw of row blockIdx.x over its sorted candidates.
-__global__ void __launch_bounds__(kThreads) k_sample_pick(int64_t vocab, const SampleRow* __restrict__ params,
+// n_sorted: how many leading entries of each row's output are sorted (vocab, or select_k).
+__global__ void __launch_bounds__(kThreads) k_sample_pick(int64_t vocab, int64_t n_sorted,
+                                                          const SampleRow* __restrict__ params,
                                                           const uint64_t* __restrict__ sorted_keys,
                                                           const int32_t* __restrict__ sorted_ids,
                                                           int32_t* __restrict__ out) {
@@ -191,9 +268,9 @@ __global__ void __launch_bounds__(kThreads) k_sample_pick(int64_t vocab, const S
       return;
     }
     if (p.top_p > 0.0f && p.top_p < 1.0f) {
-      const int64_t i = first_reaching(s, vocab, static_cast<double>(p.top_p),
+      const int64_t i = first_reaching(s, n_sorted, static_cast<double>(p.top_p),
                                        [&](int64_t j) { return exp(static_cast<double>(sorted_value(ks, j))); });
-      keep = i < 0 ? vocab : i + 1;
+      keep = i < 0 ? n_sorted : i + 1;
     }
     const float min_lp = __fadd_rn(v0, p.log_min_p);
     if (p.min_p > 0.0f) keep = min(keep, first_where(s, 1, keep, [&](int64_t j) { return sorted_value(ks, j) < min_lp; }));
@@ -275,7 +352,8 @@ Layout layout(int64_t rows, int64_t vocab) {
 size_t sample_scratch_bytes(int64_t rows, int64_t vocab) { return layout(rows, vocab).total; }
 
 cudaError_t launch_sample_rows(const float* x, int64_t rows, int64_t vocab, const SampleRow* params,
-                               const int32_t* counts, int32_t* out, void* scratch, cudaStream_t stream) {
+                               const int32_t* counts, int select_k, int32_t* out, void* scratch,
+                               cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
   const Layout l = layout(rows, vocab);
   auto* base = static_cast<unsigned char*>(scratch);
@@ -287,11 +365,20 @@ cudaError_t launch_sample_rows(const float* x, int64_t rows, int64_t vocab, cons
   k_sample_prepare<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, vocab, params, counts, work, keys_in, ids_in);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
-  size_t temp_bytes = l.temp_bytes;
-  e = cub::DeviceRadixSort::SortPairs(base + l.temp, temp_bytes, keys_in, keys_out, ids_in, ids_out,
-                                      rows * vocab, 0, end_bit(rows), stream);
+  const int64_t k = std::min<int64_t>(select_k, vocab);
+  if (k > 0 && k <= kSampleSelectMax) {
+    k_sample_select<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(vocab, static_cast<int>(k), keys_in,
+                                                                          keys_out, ids_out);
+  } else {
+    size_t temp_bytes = l.temp_bytes;
+    e = cub::DeviceRadixSort::SortPairs(base + l.temp, temp_bytes, keys_in, keys_out, ids_in, ids_out,
+                                        rows * vocab, 0, end_bit(rows), stream);
+    if (e != cudaSuccess) return e;
+  }
+  e = cudaGetLastError();
   if (e != cudaSuccess) return e;
-  k_sample_pick<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(vocab, params, keys_out, ids_out, out);
+  const int64_t n_sorted = k > 0 && k <= kSampleSelectMax ? k : vocab;
+  k_sample_pick<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(vocab, n_sorted, params, keys_out, ids_out, out);
   return cudaGetLastError();
 }
 

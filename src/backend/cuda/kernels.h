@@ -208,8 +208,12 @@ struct SampleRow {
 // Device scratch launch_sample_rows needs for rows x vocab logits.
 size_t sample_scratch_bytes(int64_t rows, int64_t vocab);
 // out[r] = the token sampled from row r of x [rows, vocab] with params[r] (device memory, as are
-// counts: pairs of int32). Returns the first launch error.
+// counts: pairs of int32). select_k in [1, kSampleSelectMax]: no row looks past its select_k best
+// candidates (every row greedy or with top_k <= select_k), so those are selected instead of
+// sorting the vocabulary; 0 sorts. Returns the first launch error.
+constexpr int kSampleSelectMax = 1024;
 cudaError_t launch_sample_rows(const float* x, int64_t rows, int64_t vocab, const SampleRow* params,
-                               const int32_t* counts, int32_t* out, void* scratch, cudaStream_t stream);
+                               const int32_t* counts, int select_k, int32_t* out, void* scratch,
+                               cudaStream_t stream);
 
 }  // namespace ollmlx::cuda
