@@ -94,4 +94,7 @@ if [[ -f "$T/make_template_refs.py" ]]; then
     gen_templates() { "$PY" "$T/make_template_refs.py" --out "$1.root" && mv "$1.root/templates" "$1" && rm -rf "$1.root"; }
     run_part templates "$tmpl_stamp" refs.json gen_templates
 fi
+# The GPU benchmarks' random-weight models (tools/make_random_mlx_model.py) are quantized with a
+# numpy port of MLX's affine quantization: check it against the real mx.quantize (1 s, every run).
+"$PY" "$T/check_random_model_quantizer.py"
 echo "[prepare_test_data] all test data in $OUT ($((SECONDS - t0)) s)"
