@@ -6,7 +6,9 @@
 //    __f*_rn), and the values libm would give (1/temperature, log(min_p)) come from the host;
 //  * candidates are ordered like the host's sort (descending, ties to the lower id): one stable
 //    radix sort of (row, order-preserving bits of the value) keys over all rows at once, -0.0
-//    folded into +0.0 and NaN into -inf first (the host's comparator treats -0 == +0);
+//    folded into +0.0 and NaN into -inf first (the host's comparator treats -0 == +0); or, when
+//    no row looks past its top_k <= kSampleSelectMax best candidates, a per-row selection of
+//    those (k_sample_select), which the caller picks from 8 rows up (faster there);
 //  * every filter keeps a prefix of that order, found with running sums in double precision, and
 //    the draw takes the first candidate whose running weight reaches u01 * total, u01 being the
 //    uniform number the host sampler drew.
