@@ -99,17 +99,22 @@ class DirectoryCatalog final : public ModelCatalog {
       e.dir = it->path().string();
       e.name = with_default_tag(it->path().lexically_relative(root_).generic_string());
       int64_t size = 0;
-      fs::file_time_type newest{};
+      // The file clock's epoch is not the system clock's (libstdc++: 2174), so the newest time
+      // starts at min(), not at a default-constructed time point (which reads as year 2174).
+      fs::file_time_type newest = fs::file_time_type::min();
       std::string fingerprint = e.name;
       for (const auto& f : fs::directory_iterator(it->path(), ec)) {
         if (!f.is_regular_file(ec)) continue;
         size += static_cast<int64_t>(f.file_size(ec));
-        newest = std::max(newest, f.last_write_time(ec));
+        const fs::file_time_type t = f.last_write_time(ec);
+        if (!ec) newest = std::max(newest, t);
         fingerprint += f.path().filename().string() + std::to_string(f.file_size(ec));
       }
       e.size = size;
-      e.modified_at = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
-          newest - fs::file_time_type::clock::now() + std::chrono::system_clock::now());
+      e.modified_at = newest == fs::file_time_type::min()
+                          ? std::chrono::system_clock::now()
+                          : std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                                newest - fs::file_time_type::clock::now() + std::chrono::system_clock::now());
       e.digest = hex_sha256(fingerprint);
       out.push_back(std::move(e));
       it.disable_recursion_pending();

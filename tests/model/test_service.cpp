@@ -4,6 +4,7 @@
 // requests equal to separate ones, and client cancellation.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -197,6 +198,10 @@ TEST_F(ServiceTest, ListAndShowDescribeTheModel) {
   EXPECT_EQ(models[0].details.family, "llama");
   EXPECT_EQ(models[0].details.format, "safetensors");
   EXPECT_EQ(models[0].digest.size(), 64u);
+  // The newest file's time: in the past, not at the file clock's epoch (year 2174).
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_LE(models[0].modified_at, now + std::chrono::minutes(1));
+  EXPECT_GE(models[0].modified_at, now - std::chrono::hours(24 * 365 * 10));
   auto show = svc_->show("smollm2", false);
   EXPECT_EQ(show.model_info["llama.context_length"], 8192);
   EXPECT_EQ(show.model_info["general.architecture"], "llama");
