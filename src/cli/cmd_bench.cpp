@@ -13,6 +13,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "engine/batch_runner.h"
 #include "engine/generate.h"
 #include "util/error.h"
 #include "util/sysinfo.h"
@@ -105,7 +106,7 @@ void run_bench(const BenchArgs& a) {
   const int ctx = std::max({a.n_prompt, a.depth + a.n_gen, kParallelPrompt + a.n_gen}) + 1;
   const int slots = std::max(1, a.parallel);
   KvCacheSpec spec = model->kv_spec(slots, ctx, std::max({a.n_prompt, a.depth, kParallelPrompt, 1}));
-  spec.q8_0 = a.kv_cache_type == "q8_0";
+  spec.q8_0 = kv_cache_type_is_q8(a.kv_cache_type);
   auto cache = backend->create_kv_cache(spec);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(info.vocab - 1));
@@ -242,8 +243,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--host-argmax", args->host_argmax,
                 "In the --parallel test, copy every logit to the host and pick tokens there "
                 "(the comparison for the backend's own argmax)");
-  cmd->add_option("--kv-cache-type", args->kv_cache_type, "KV cache storage: f16 (the model's dtype) or q8_0 (cuda only)")
-      ->check(CLI::IsMember({"f16", "q8_0"}));
+  cmd->add_option("--kv-cache-type", args->kv_cache_type, "KV cache storage: f16 (the model's dtype) or q8_0 (cuda only)");
   cmd->add_flag("--no-pipeline", args->no_pipeline,
                 "Decode without pipelining on a backend that pipelines (mlx): wait for each step's "
                 "tokens before building the next step");

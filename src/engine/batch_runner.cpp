@@ -53,16 +53,19 @@ bool any_live(const P& pass) {
 }
 }  // namespace
 
+bool kv_cache_type_is_q8(const std::string& type) {
+  if (type == "q8_0") return true;
+  if (type.empty() || type == "f16") return false;
+  throw_error("engine", "unsupported KV cache type '{}' (f16, or q8_0 with the cuda backend)", type);
+}
+
 BatchRunner::BatchRunner(Model& model, BatchRunnerOptions options) : model_(model), opt_(options) {
   if (opt_.slots < 1 || opt_.context < 2 || opt_.max_batch_rows < 1)
     throw_error("engine", "invalid batch runner options (slots {}, context {}, rows {})", opt_.slots,
                 opt_.context, opt_.max_batch_rows);
   opt_.max_batch_rows = std::max(opt_.max_batch_rows, opt_.slots);
   KvCacheSpec spec = model_.kv_spec(opt_.slots, opt_.context, std::min(opt_.max_batch_rows, opt_.context));
-  if (opt_.kv_cache_type == "q8_0")
-    spec.q8_0 = true;
-  else if (!opt_.kv_cache_type.empty() && opt_.kv_cache_type != "f16")
-    throw_error("engine", "unsupported KV cache type '{}' (f16 or q8_0)", opt_.kv_cache_type);
+  spec.q8_0 = kv_cache_type_is_q8(opt_.kv_cache_type);
   cache_ = model_.backend().create_kv_cache(spec);
   pipelining_ = opt_.pipeline && model_.backend().supports_pipelined_decode();
   thread_ = std::thread([this] { loop(); });

@@ -89,6 +89,10 @@ struct BatchRunnerOptions {
   std::string kv_cache_type;
 };
 
+// OLLAMA_KV_CACHE_TYPE's values: "" or "f16" (the model's own dtype) -> false, "q8_0" ->
+// true (KvCacheSpec::q8_0); anything else throws Error("engine").
+bool kv_cache_type_is_q8(const std::string& type);
+
 class BatchRunner {
  public:
   BatchRunner(Model& model, BatchRunnerOptions options);

@@ -42,15 +42,17 @@ int32_t Sampler::sample(float* logits, int64_t n, const std::vector<int32_t>& hi
     for (const auto& [tok, c] : penalty_counts(history, n)) {
       float& l = logits[tok];
       if (p.repeat_penalty != 1.0f) l = l < 0 ? l * p.repeat_penalty : l / p.repeat_penalty;
-      const float f = p.frequency_penalty * static_cast<float>(c);
-      const float sub = p.presence_penalty + f;
-      l -= sub;
+      l -= p.presence_penalty + p.frequency_penalty * static_cast<float>(c);
     }
   }
   if (p.temperature == 0.0f) return argmax(logits, n);
-  // As std::uniform_real_distribution<double>(0, total) draws: total * generate_canonical.
-  const double u01 = std::generate_canonical<double, std::numeric_limits<double>::digits>(rng_);
+  const double u01 = next_uniform();
   return params_.mlx_order ? sample_mlx(logits, n, u01) : sample_ollama(logits, n, u01);
+}
+
+double Sampler::next_uniform() {
+  // What std::uniform_real_distribution<double>(0, total) scales by total.
+  return std::generate_canonical<double, std::numeric_limits<double>::digits>(rng_);
 }
 
 RowSampling Sampler::backend_request(const std::vector<int32_t>& history) {
@@ -67,9 +69,9 @@ RowSampling Sampler::backend_request(const std::vector<int32_t>& history) {
   r.repeat_penalty = p.repeat_penalty;
   r.presence_penalty = p.presence_penalty;
   r.frequency_penalty = p.frequency_penalty;
-  // Token ids past the model's vocabulary never reach a backend: histories hold sampled ids.
+  // The vocabulary size is the backend's to check (ids outside it are skipped, as here).
   if (has_penalties()) r.counts = penalty_counts(history, std::numeric_limits<int32_t>::max());
-  if (p.temperature > 0.0f) r.u01 = std::generate_canonical<double, std::numeric_limits<double>::digits>(rng_);
+  if (p.temperature > 0.0f) r.u01 = next_uniform();
   return r;
 }
 

@@ -59,6 +59,7 @@ class Sampler {
   int32_t sample_mlx(const float* logits, int64_t n, double u01);
   // The first weight whose running sum reaches u01 * total (u01 uniform in [0, 1)).
   static int32_t draw(const std::vector<std::pair<int32_t, double>>& weights, double u01);
+  double next_uniform();  // one draw's uniform number in [0, 1)
   // (token, occurrences) over the penalty window of the history.
   std::vector<std::pair<int32_t, int32_t>> penalty_counts(const std::vector<int32_t>& history, int64_t n) const;
   bool has_penalties() const {

@@ -85,8 +85,11 @@ ResidencyConfig ResidencyConfig::from_env() {
   }
   if (auto d = env("OLLMLX_DEVICE")) c.device = *d;
   if (auto t = env("OLLAMA_KV_CACHE_TYPE")) {
-    if (*t != "f16" && *t != "q8_0")
-      throw_error("config", "OLLAMA_KV_CACHE_TYPE={} is not supported (f16, or q8_0 with the cuda backend)", *t);
+    try {
+      kv_cache_type_is_q8(*t);
+    } catch (const Error& e) {
+      throw_error("config", "OLLAMA_KV_CACHE_TYPE: {}", e.what());
+    }
     c.kv_cache_type = *t;
   }
   c.threads = env_int("OLLMLX_NUM_THREADS", 0);
