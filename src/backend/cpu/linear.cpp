@@ -24,6 +24,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/packed_bits.h"
 #include "util/error.h"
+#include "util/prefetch.h"
 #include "util/unaligned.h"
 
 #ifndef OLLMLX_CPU_LINEAR_SHARED
@@ -68,7 +69,6 @@ inline float QScale(int bits, int j) {
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backend/cpu/linear.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -245,17 +245,29 @@ HWY_INLINE hn::Vec<DU> LoadWords(const uint32_t* row, int64_t c, int64_t L, int6
 // ---- fused decode kernel --------------------------------------------------------------------
 
 // out[r][t] = row (n0 + r) . x_t for NR rows and NT tokens, straight from the packed words.
-// out[r][t] = row (n0 + r) . x_t for NR rows and NT tokens, straight from the packed words.
-// sc/bi hold the float32 scales/biases of these rows (row r at r * groups).
-template <int BITS, int NR, int NT>
+// sc/bi hold the float32 scales/biases of these rows (row r at r * groups); `tail` has room for
+// NR * L words. BCAST: every chunk lies inside one group (GroupLanes::broadcast).
+// The loop body makes no function call (the zero-padded last chunk is copied out before it), so
+// the compiler keeps the totals and masks in registers; with a call inside, g++ kept them on
+// the stack and the kernel ran at half speed.
+template <int BITS, int NR, int NT, bool BCAST>
 void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t n0,
                 const float* xp, const float* xs, int64_t t0, const float* sc, const float* bi,
                 uint32_t* tail) {
   const DF df;
+  const DU du;
   const int64_t L = static_cast<int64_t>(hn::Lanes(df));
   constexpr int E = 32 / BITS;
-  const uint32_t* rows[NR];
-  for (int r = 0; r < NR; ++r) rows[r] = job.w->weight.ptr<const uint32_t>() + (n0 + r) * job.words;
+  const int64_t words = job.words;
+  const uint32_t* w0 = job.w->weight.ptr<const uint32_t>() + n0 * words;
+  const int64_t full = words / L;  // chunks read in place; chunk `full` (if any) from `tail`
+  if (full < lay.chunks) {
+    const int64_t n = words - full * L;
+    for (int r = 0; r < NR; ++r) {
+      std::memcpy(tail + r * L, w0 + r * words + full * L, static_cast<size_t>(n) * sizeof(uint32_t));
+      std::fill(tail + r * L + n, tail + (r + 1) * L, 0u);
+    }
+  }
   const float* xt[NT];
   const float* st[NT];
   for (int t = 0; t < NT; ++t) {
@@ -267,8 +279,10 @@ void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t
     for (int t = 0; t < NT; ++t) total[r][t] = hn::Zero(df);
 
   for (int64_t c = 0; c < lay.chunks; ++c) {
+    const bool in_place = c < full;
     hn::Vec<DU> w[NR];
-    for (int r = 0; r < NR; ++r) w[r] = LoadWords(rows[r], c, L, job.words, tail + r * L);
+    for (int r = 0; r < NR; ++r)
+      w[r] = hn::LoadU(du, in_place ? w0 + r * words + c * L : tail + r * L);
     VF acc[NR][NT];
     for (int r = 0; r < NR; ++r)
       for (int t = 0; t < NT; ++t) acc[r][t] = hn::Zero(df);
@@ -283,9 +297,12 @@ void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t
         for (int t = 0; t < NT; ++t) acc[r][t] = hn::MulAdd(q, xv[t], acc[r][t]);
       }
     }
+    const int64_t g0 = (c * L) >> gl.wpg_shift;
     for (int r = 0; r < NR; ++r) {
-      const VF s = GroupVec(gl, sc + r * job.groups, c, L);
-      const VF b = GroupVec(gl, bi + r * job.groups, c, L);
+      const float* sr = sc + r * job.groups + g0;
+      const float* br = bi + r * job.groups + g0;
+      const VF s = BCAST ? hn::Set(df, *sr) : hn::TableLookupLanes(hn::LoadU(df, sr), gl.idx);
+      const VF b = BCAST ? hn::Set(df, *br) : hn::TableLookupLanes(hn::LoadU(df, br), gl.idx);
       for (int t = 0; t < NT; ++t) {
         total[r][t] = hn::MulAdd(acc[r][t], s, total[r][t]);
         total[r][t] = hn::MulAdd(b, hn::LoadU(df, st[t] + c * L), total[r][t]);
@@ -299,16 +316,18 @@ void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t
 
 // Asks the hardware to start loading the packed words, scales and biases of rows [n0, n0 + nr).
 // A decode step reads every weight once, and a thread's blocks are consecutive rows, so the rows
-// a few blocks ahead are the next it needs. Rows are short (a 576-wide 8-bit row is 9 cache
-// lines) and the scales are separate arrays: the hardware prefetcher does not keep up. Measured
-// (bench_linear, one thread, weights streamed from DRAM): the 8-bit 49152 x 576 LM head of
-// SmolLM2 6.0 -> 3.1 ms; whole decode +7% on one thread.
+// a few blocks ahead are the next it needs. The kernel reads 4 rows at a time (4 interleaved
+// streams, each row only a few cache lines: a 576-wide 8-bit row is 9) plus the separate scale
+// and bias arrays, a pattern the hardware prefetcher does not follow well. Measured (bench_linear,
+// one thread, weights streamed from DRAM, dev-2c): the 8-bit 49152 x 576 LM head of SmolLM2
+// 5.3 -> 9.6 GMAC/s, the 4-bit 576 x 1536 down projection 7.8 -> 8.4 (medians of 4 alternated
+// runs); 2 or 8 blocks ahead were slower than 4.
 constexpr int64_t kPrefetchBlocks = 4;
 
 void PrefetchRows(const Job& job, int64_t n0, int64_t nr) {
   constexpr int64_t kLine = 64;
   const auto touch = [](const uint8_t* p, int64_t bytes) {
-    for (int64_t o = 0; o < bytes; o += kLine) hwy::Prefetch(p + o);
+    for (int64_t o = 0; o < bytes; o += kLine) prefetch_line(p + o);
   };
   const int64_t wbytes = job.words * 4;
   touch(job.w->weight.ptr<const uint8_t>() + n0 * wbytes, nr * wbytes);
@@ -318,7 +337,7 @@ void PrefetchRows(const Job& job, int64_t n0, int64_t nr) {
 }
 
 // Blocks [b0, b1) of 4 rows of one decode job (T <= 4).
-template <int BITS>
+template <int BITS, bool BCAST>
 void FusedBlocks(const Job& job, const Layout& lay, const GroupLanes& gl, const float* xp,
                  const float* xs, int64_t b0, int64_t b1) {
   const DF df;
@@ -341,14 +360,14 @@ void FusedBlocks(const Job& job, const Layout& lay, const GroupLanes& gl, const 
     if (nr == kRows) {
       const int64_t g2 = 2 * job.groups;
       for (; t + 2 <= job.T; t += 2) {
-        FusedBlock<BITS, 2, 2>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
-        FusedBlock<BITS, 2, 2>(job, lay, gl, n0 + 2, xp, xs, t, sc + g2, bi + g2, tail);
+        FusedBlock<BITS, 2, 2, BCAST>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
+        FusedBlock<BITS, 2, 2, BCAST>(job, lay, gl, n0 + 2, xp, xs, t, sc + g2, bi + g2, tail);
       }
-      if (t < job.T) FusedBlock<BITS, 4, 1>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
+      if (t < job.T) FusedBlock<BITS, 4, 1, BCAST>(job, lay, gl, n0, xp, xs, t, sc, bi, tail);
     } else {
       for (int64_t r = 0; r < nr; ++r)
         for (int64_t tt = 0; tt < job.T; ++tt)
-          FusedBlock<BITS, 1, 1>(job, lay, gl, n0 + r, xp, xs, tt, sc + r * job.groups,
+          FusedBlock<BITS, 1, 1, BCAST>(job, lay, gl, n0 + r, xp, xs, tt, sc + r * job.groups,
                                  bi + r * job.groups, tail);
     }
   }
@@ -356,10 +375,14 @@ void FusedBlocks(const Job& job, const Layout& lay, const GroupLanes& gl, const 
 
 void FusedBlocksAnyBits(const Job& job, const Layout& lay, const GroupLanes& gl, const float* xp,
                         const float* xs, int64_t b0, int64_t b1) {
+  const bool bc = gl.broadcast;
   switch (job.bits) {
-    case 2: return FusedBlocks<2>(job, lay, gl, xp, xs, b0, b1);
-    case 4: return FusedBlocks<4>(job, lay, gl, xp, xs, b0, b1);
-    default: return FusedBlocks<8>(job, lay, gl, xp, xs, b0, b1);
+    case 2: return bc ? FusedBlocks<2, true>(job, lay, gl, xp, xs, b0, b1)
+                      : FusedBlocks<2, false>(job, lay, gl, xp, xs, b0, b1);
+    case 4: return bc ? FusedBlocks<4, true>(job, lay, gl, xp, xs, b0, b1)
+                      : FusedBlocks<4, false>(job, lay, gl, xp, xs, b0, b1);
+    default: return bc ? FusedBlocks<8, true>(job, lay, gl, xp, xs, b0, b1)
+                       : FusedBlocks<8, false>(job, lay, gl, xp, xs, b0, b1);
   }
 }
 
