@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -114,57 +115,84 @@ void ConvertRows(const uint8_t* src, DType dtype, size_t n, float* dst) {
   }
 }
 
+// Keys/values are read in their storage type (float, or f16/bf16 converted while loading, which
+// is exact), so a non-ring cache needs no converted copy: every query head reads the cache
+// directly. The arithmetic is the same for every storage type.
+template <typename KV>
+HWY_INLINE VF LoadF(const KV* p) {
+  const DF d;
+  if constexpr (std::is_same_v<KV, float>) {
+    return hn::LoadU(d, p);
+  } else {
+    return hn::PromoteTo(d, hn::LoadU(hn::Rebind<KV, DF>(), p));
+  }
+}
+
+template <typename KV>
+HWY_INLINE float ToF(const KV* p) {
+  if constexpr (std::is_same_v<KV, float>) {
+    return *p;
+  } else {
+    uint16_t bits;
+    std::memcpy(&bits, p, sizeof(bits));
+    return std::is_same_v<KV, hwy::bfloat16_t> ? bf16_to_f32(bits) : f16_to_f32(bits);
+  }
+}
+
 // Two accumulators (even/odd vector chunks) per key, then one odd chunk, then a scalar tail.
 // Dot() and Dot4() perform exactly the same operations per key, so a score never depends on
 // which of them computed it.
-HWY_INLINE float Finish(DF d, VF a, VF b, const float* q, const float* k, size_t i, size_t hd) {
+template <typename KV>
+HWY_INLINE float Finish(DF d, VF a, VF b, const float* q, const KV* k, size_t i, size_t hd) {
   float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(a, b)));
-  for (; i < hd; ++i) sum += q[i] * k[i];
+  for (; i < hd; ++i) sum += q[i] * ToF(k + i);
   return sum;
 }
 
-HWY_INLINE float Dot(const float* q, const float* k, size_t hd) {
+template <typename KV>
+HWY_INLINE float Dot(const float* q, const KV* k, size_t hd) {
   const DF d;
   const size_t N = hn::Lanes(d);
   VF a = hn::Zero(d), b = hn::Zero(d);
   size_t i = 0;
   for (; i + 2 * N <= hd; i += 2 * N) {
-    a = hn::MulAdd(hn::LoadU(d, q + i), hn::LoadU(d, k + i), a);
-    b = hn::MulAdd(hn::LoadU(d, q + i + N), hn::LoadU(d, k + i + N), b);
+    a = hn::MulAdd(hn::LoadU(d, q + i), LoadF(k + i), a);
+    b = hn::MulAdd(hn::LoadU(d, q + i + N), LoadF(k + i + N), b);
   }
   if (i + N <= hd) {
-    a = hn::MulAdd(hn::LoadU(d, q + i), hn::LoadU(d, k + i), a);
+    a = hn::MulAdd(hn::LoadU(d, q + i), LoadF(k + i), a);
     i += N;
   }
   return Finish(d, a, b, q, k, i, hd);
 }
 
-HWY_INLINE void Dot4(const float* q, const float* k, size_t hd, float* s) {
+template <typename KV>
+HWY_INLINE void Dot4(const float* q, const KV* k, size_t hd, float* s) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  const float* k0 = k;
-  const float* k1 = k + hd;
-  const float* k2 = k + 2 * hd;
-  const float* k3 = k + 3 * hd;
+  const KV* k0 = k;
+  const KV* k1 = k + hd;
+  const KV* k2 = k + 2 * hd;
+  const KV* k3 = k + 3 * hd;
   VF a0 = hn::Zero(d), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   size_t i = 0;
   for (; i + 2 * N <= hd; i += 2 * N) {
     const VF qa = hn::LoadU(d, q + i), qb = hn::LoadU(d, q + i + N);
-    a0 = hn::MulAdd(qa, hn::LoadU(d, k0 + i), a0);
-    a1 = hn::MulAdd(qa, hn::LoadU(d, k1 + i), a1);
-    a2 = hn::MulAdd(qa, hn::LoadU(d, k2 + i), a2);
-    a3 = hn::MulAdd(qa, hn::LoadU(d, k3 + i), a3);
-    b0 = hn::MulAdd(qb, hn::LoadU(d, k0 + i + N), b0);
-    b1 = hn::MulAdd(qb, hn::LoadU(d, k1 + i + N), b1);
-    b2 = hn::MulAdd(qb, hn::LoadU(d, k2 + i + N), b2);
-    b3 = hn::MulAdd(qb, hn::LoadU(d, k3 + i + N), b3);
+    a0 = hn::MulAdd(qa, LoadF(k0 + i), a0);
+    a1 = hn::MulAdd(qa, LoadF(k1 + i), a1);
+    a2 = hn::MulAdd(qa, LoadF(k2 + i), a2);
+    a3 = hn::MulAdd(qa, LoadF(k3 + i), a3);
+    b0 = hn::MulAdd(qb, LoadF(k0 + i + N), b0);
+    b1 = hn::MulAdd(qb, LoadF(k1 + i + N), b1);
+    b2 = hn::MulAdd(qb, LoadF(k2 + i + N), b2);
+    b3 = hn::MulAdd(qb, LoadF(k3 + i + N), b3);
   }
   if (i + N <= hd) {
     const VF qa = hn::LoadU(d, q + i);
-    a0 = hn::MulAdd(qa, hn::LoadU(d, k0 + i), a0);
-    a1 = hn::MulAdd(qa, hn::LoadU(d, k1 + i), a1);
-    a2 = hn::MulAdd(qa, hn::LoadU(d, k2 + i), a2);
-    a3 = hn::MulAdd(qa, hn::LoadU(d, k3 + i), a3);
+    a0 = hn::MulAdd(qa, LoadF(k0 + i), a0);
+    a1 = hn::MulAdd(qa, LoadF(k1 + i), a1);
+    a2 = hn::MulAdd(qa, LoadF(k2 + i), a2);
+    a3 = hn::MulAdd(qa, LoadF(k3 + i), a3);
     i += N;
   }
   s[0] = Finish(d, a0, b0, q, k0, i, hd);
@@ -174,7 +202,8 @@ HWY_INLINE void Dot4(const float* q, const float* k, size_t hd, float* s) {
 }
 
 // acc[hd] += sum_j e[j] * v[j][hd] for j < n (even and odd keys in separate accumulators).
-void AddWeighted(const float* e, const float* v, size_t n, size_t hd, float* acc) {
+template <typename KV>
+void AddWeighted(const float* e, const KV* v, size_t n, size_t hd, float* acc) {
   const DF d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
@@ -184,25 +213,25 @@ void AddWeighted(const float* e, const float* v, size_t n, size_t hd, float* acc
     VF b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
     size_t j = 0;
     for (; j + 2 <= n; j += 2) {
-      const float* va = v + j * hd + i;
-      const float* vb = va + hd;
+      const KV* va = v + j * hd + i;
+      const KV* vb = va + hd;
       const VF ea = hn::Set(d, e[j]), eb = hn::Set(d, e[j + 1]);
-      a0 = hn::MulAdd(ea, hn::LoadU(d, va), a0);
-      a1 = hn::MulAdd(ea, hn::LoadU(d, va + N), a1);
-      a2 = hn::MulAdd(ea, hn::LoadU(d, va + 2 * N), a2);
-      a3 = hn::MulAdd(ea, hn::LoadU(d, va + 3 * N), a3);
-      b0 = hn::MulAdd(eb, hn::LoadU(d, vb), b0);
-      b1 = hn::MulAdd(eb, hn::LoadU(d, vb + N), b1);
-      b2 = hn::MulAdd(eb, hn::LoadU(d, vb + 2 * N), b2);
-      b3 = hn::MulAdd(eb, hn::LoadU(d, vb + 3 * N), b3);
+      a0 = hn::MulAdd(ea, LoadF(va), a0);
+      a1 = hn::MulAdd(ea, LoadF(va + N), a1);
+      a2 = hn::MulAdd(ea, LoadF(va + 2 * N), a2);
+      a3 = hn::MulAdd(ea, LoadF(va + 3 * N), a3);
+      b0 = hn::MulAdd(eb, LoadF(vb), b0);
+      b1 = hn::MulAdd(eb, LoadF(vb + N), b1);
+      b2 = hn::MulAdd(eb, LoadF(vb + 2 * N), b2);
+      b3 = hn::MulAdd(eb, LoadF(vb + 3 * N), b3);
     }
     if (j < n) {
-      const float* va = v + j * hd + i;
+      const KV* va = v + j * hd + i;
       const VF ea = hn::Set(d, e[j]);
-      a0 = hn::MulAdd(ea, hn::LoadU(d, va), a0);
-      a1 = hn::MulAdd(ea, hn::LoadU(d, va + N), a1);
-      a2 = hn::MulAdd(ea, hn::LoadU(d, va + 2 * N), a2);
-      a3 = hn::MulAdd(ea, hn::LoadU(d, va + 3 * N), a3);
+      a0 = hn::MulAdd(ea, LoadF(va), a0);
+      a1 = hn::MulAdd(ea, LoadF(va + N), a1);
+      a2 = hn::MulAdd(ea, LoadF(va + 2 * N), a2);
+      a3 = hn::MulAdd(ea, LoadF(va + 3 * N), a3);
     }
     hn::StoreU(hn::Add(a0, b0), d, acc + i);
     hn::StoreU(hn::Add(a1, b1), d, acc + i + N);
@@ -213,22 +242,23 @@ void AddWeighted(const float* e, const float* v, size_t n, size_t hd, float* acc
     VF a = hn::LoadU(d, acc + i), b = hn::Zero(d);
     size_t j = 0;
     for (; j + 2 <= n; j += 2) {
-      a = hn::MulAdd(hn::Set(d, e[j]), hn::LoadU(d, v + j * hd + i), a);
-      b = hn::MulAdd(hn::Set(d, e[j + 1]), hn::LoadU(d, v + (j + 1) * hd + i), b);
+      a = hn::MulAdd(hn::Set(d, e[j]), LoadF(v + j * hd + i), a);
+      b = hn::MulAdd(hn::Set(d, e[j + 1]), LoadF(v + (j + 1) * hd + i), b);
     }
-    if (j < n) a = hn::MulAdd(hn::Set(d, e[j]), hn::LoadU(d, v + j * hd + i), a);
+    if (j < n) a = hn::MulAdd(hn::Set(d, e[j]), LoadF(v + j * hd + i), a);
     hn::StoreU(hn::Add(a, b), d, acc + i);
   }
   for (; i < hd; ++i) {
     float sum = acc[i];
-    for (size_t j = 0; j < n; ++j) sum += e[j] * v[j * hd + i];
+    for (size_t j = 0; j < n; ++j) sum += e[j] * ToF(v + j * hd + i);
     acc[i] = sum;
   }
 }
 
 // One query vector against keys/values k, v [n][hd]: updates its running max `mx`, sum `l` and
 // accumulator acc[hd]. s has room for n rounded up to a whole vector.
-void AttendKeys(const Job& job, const float* q, const float* k, const float* v, size_t n, float* s,
+template <typename KV>
+void AttendKeys(const Job& job, const float* q, const KV* k, const KV* v, size_t n, float* s,
                 float& mx, float& l, float* acc) {
   const DF d;
   const size_t N = hn::Lanes(d);
@@ -271,6 +301,22 @@ void AttendKeys(const Job& job, const float* q, const float* k, const float* v, 
   AddWeighted(s, v, n, hd, acc);
 }
 
+// AttendKeys on keys/values of storage type dt (F32, F16 or BF16).
+void AttendKeysAny(DType dt, const Job& job, const float* q, const uint8_t* k, const uint8_t* v,
+                   size_t n, float* s, float& mx, float& l, float* acc) {
+  switch (dt) {
+    case DType::F16:
+      return AttendKeys(job, q, reinterpret_cast<const hwy::float16_t*>(k),
+                        reinterpret_cast<const hwy::float16_t*>(v), n, s, mx, l, acc);
+    case DType::BF16:
+      return AttendKeys(job, q, reinterpret_cast<const hwy::bfloat16_t*>(k),
+                        reinterpret_cast<const hwy::bfloat16_t*>(v), n, s, mx, l, acc);
+    default:
+      return AttendKeys(job, q, reinterpret_cast<const float*>(k),
+                        reinterpret_cast<const float*>(v), n, s, mx, l, acc);
+  }
+}
+
 }  // namespace
 
 void AttendTask(const Job& job, const Task& task) {
@@ -295,7 +341,12 @@ void AttendTask(const Job& job, const Task& task) {
   sc.mx.assign(M, -std::numeric_limits<float>::infinity());
   sc.l.assign(M, 0.0f);
   sc.s.resize(tile + 2 * N);
-  if (job.dtype != DType::F32 || st.ring) {
+  // A cache that is not a ring is read in place when it is float, and when the task has few query
+  // vectors (decoding: converting a tile would cost about as much as using it). Otherwise each
+  // tile is converted to float once and shared by all the task's query vectors. The arithmetic is
+  // the same either way (the conversion is exact).
+  const bool in_place = !st.ring && (job.dtype == DType::F32 || M < 4);
+  if (!in_place) {
     sc.k.resize(tile * hd);
     sc.v.resize(tile * hd);
   }
@@ -305,11 +356,12 @@ void AttendTask(const Job& job, const Task& task) {
   while (j0 <= last) {
     const int32_t j1 = std::min(last + 1, (j0 / job.tile + 1) * job.tile);
     const size_t n = static_cast<size_t>(j1 - j0);
-    const float* kf;
-    const float* vf;
-    if (job.dtype == DType::F32 && !st.ring) {
-      kf = reinterpret_cast<const float*>(kbase) + static_cast<size_t>(j0) * hd;
-      vf = reinterpret_cast<const float*>(vbase) + static_cast<size_t>(j0) * hd;
+    const uint8_t* kt;  // keys/values of positions [j0, j1), of type tdt
+    const uint8_t* vt;
+    DType tdt = job.dtype;
+    if (in_place) {
+      kt = kbase + static_cast<size_t>(j0) * hd * esz;
+      vt = vbase + static_cast<size_t>(j0) * hd * esz;
     } else {
       // Positions [j0, j1) in order; in a ring (capacity > window + chunk >= n) they occupy at
       // most two runs of rows.
@@ -328,9 +380,11 @@ void AttendTask(const Job& job, const Task& task) {
         }
         done += run;
       }
-      kf = sc.k.data();
-      vf = sc.v.data();
+      kt = reinterpret_cast<const uint8_t*>(sc.k.data());
+      vt = reinterpret_cast<const uint8_t*>(sc.v.data());
+      tdt = DType::F32;
     }
+    const size_t tsz = dtype_size(tdt);
     for (size_t r = 0; r < rows; ++r) {
       const int32_t a = std::max(j0, first_key(pos[r], job.window));
       const int32_t b = std::min(j1 - 1, pos[r]);
@@ -340,8 +394,9 @@ void AttendTask(const Job& job, const Task& task) {
         const size_t m = r * heads + h;
         const float* q = job.q + (static_cast<size_t>(task.r0) + r) * row_stride +
                          (static_cast<size_t>(task.h0) + h) * hd;
-        AttendKeys(job, q, kf + off * hd, vf + off * hd, static_cast<size_t>(b - a + 1),
-                   sc.s.data(), sc.mx[m], sc.l[m], sc.acc.data() + m * hd);
+        AttendKeysAny(tdt, job, q, kt + off * hd * tsz, vt + off * hd * tsz,
+                      static_cast<size_t>(b - a + 1), sc.s.data(), sc.mx[m], sc.l[m],
+                      sc.acc.data() + m * hd);
       }
     }
     j0 = j1;
