@@ -103,16 +103,32 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
   if (error_) std::rethrow_exception(error_);
 }
 
+std::vector<int64_t> ThreadPool::guided_chunks(int64_t n, int64_t grain, int threads) {
+  std::vector<int64_t> ends;
+  if (n <= 0) return ends;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t share = 2 * std::max(1, threads);
+  for (int64_t done = 0; done < n;) {
+    const int64_t left = n - done;
+    int64_t size = std::max(grain, (left + share - 1) / share);
+    if (left - size < grain) size = left;  // no runt chunk at the end
+    done += size;
+    ends.push_back(done);
+  }
+  return ends;
+}
+
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  grain = std::max<int64_t>(1, grain);
-  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t{n_threads_} * 4);
-  chunks = std::max<int64_t>(1, chunks);
-  const int64_t per = (n + chunks - 1) / chunks;
-  run(chunks, [&](int64_t c, int) {
-    int64_t b = c * per, e = std::min(n, b + per);
-    if (b < e) fn(b, e);
+  if (n_threads_ == 1 || n <= grain) {
+    fn(0, n);
+    return;
+  }
+  const std::vector<int64_t> ends = guided_chunks(n, grain, n_threads_);
+  run(static_cast<int64_t>(ends.size()), [&](int64_t c, int) {
+    const int64_t b = c == 0 ? 0 : ends[static_cast<size_t>(c - 1)];
+    fn(b, ends[static_cast<size_t>(c)]);
   });
 }
 

@@ -27,9 +27,15 @@ class ThreadPool {
   // until all are done. An exception thrown by fn is rethrown here (the first one).
   void run(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
 
-  // Splits [0, n) into contiguous chunks of at least `grain` items, about 4 per thread, and runs
-  // fn(begin, end) on them.
+  // Splits [0, n) into contiguous chunks (guided_chunks) and runs fn(begin, end) on them.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+  // Chunk ends of [0, n) for `threads` threads: each chunk takes half of the remaining items'
+  // share per thread (at least `grain`), so chunks shrink towards the end and the thread that
+  // finishes last waits for at most a small chunk (equal chunks of 1/4 per thread left a thread
+  // waiting up to a quarter of its share, e.g. ~0.1 ms on a 49152-row LM head). Deterministic:
+  // the same (n, grain, threads) always gives the same chunks.
+  static std::vector<int64_t> guided_chunks(int64_t n, int64_t grain, int threads);
 
  private:
   void worker_loop(int thread);

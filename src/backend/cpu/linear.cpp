@@ -325,9 +325,13 @@ void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t
 constexpr int64_t kPrefetchBlocks = 4;
 
 void PrefetchRows(const Job& job, int64_t n0, int64_t nr) {
-  constexpr int64_t kLine = 64;
+  constexpr uintptr_t kLine = 64;
+  // Every line of [p, p + bytes), including a partial first and last line.
   const auto touch = [](const uint8_t* p, int64_t bytes) {
-    for (int64_t o = 0; o < bytes; o += kLine) prefetch_line(p + o);
+    if (bytes <= 0) return;
+    const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~(kLine - 1);
+    const uintptr_t last = (reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes) - 1) & ~(kLine - 1);
+    for (uintptr_t a = first; a <= last; a += kLine) prefetch_line(reinterpret_cast<const void*>(a));
   };
   const int64_t wbytes = job.words * 4;
   touch(job.w->weight.ptr<const uint8_t>() + n0 * wbytes, nr * wbytes);
@@ -350,6 +354,10 @@ void FusedBlocks(const Job& job, const Layout& lay, const GroupLanes& gl, const 
   float* sc = s.scales.data();
   float* bi = s.biases.data();
   uint32_t* tail = s.words.data();
+  // The first blocks of the range were not prefetched by an earlier block: ask for all of them
+  // at once rather than stalling on each in turn.
+  for (int64_t b = b0; b < std::min(b1, b0 + kPrefetchBlocks); ++b)
+    PrefetchRows(job, b * kRows, std::min<int64_t>(kRows, job.N - b * kRows));
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t n0 = b * kRows;
     const int64_t nr = std::min<int64_t>(kRows, job.N - n0);
@@ -627,14 +635,25 @@ void RunLinearMulti(const std::vector<Job>& jobs) {
     size_t job;
     int64_t b0, b1;
   };
+  // Guided chunks over the blocks of all matrices in order (ThreadPool::guided_chunks), cut where
+  // a matrix ends: a task never spans two matrices.
+  std::vector<int64_t> starts;  // first block of each matrix in the concatenation
   int64_t total = 0;
-  for (const Job& j : jobs) total += (j.N + 3) / 4;
-  // About 4 tasks per thread over all matrices, at least 8 blocks each, never across matrices.
-  const int64_t per = std::max<int64_t>(8, total / (4 * first.pool->size()));
+  for (const Job& j : jobs) {
+    starts.push_back(total);
+    total += (j.N + 3) / 4;
+  }
   std::vector<Range> tasks;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const int64_t blocks = (jobs[i].N + 3) / 4;
-    for (int64_t b = 0; b < blocks; b += per) tasks.push_back({i, b, std::min(blocks, b + per)});
+  int64_t begin = 0;
+  size_t m = 0;
+  for (const int64_t end : ThreadPool::guided_chunks(total, 4, first.pool->size())) {
+    for (int64_t b = begin; b < end;) {
+      while (m + 1 < jobs.size() && starts[m + 1] <= b) ++m;
+      const int64_t stop = m + 1 < jobs.size() ? std::min(end, starts[m + 1]) : end;
+      tasks.push_back({m, b - starts[m], stop - starts[m]});
+      b = stop;
+    }
+    begin = end;
   }
   first.pool->run(static_cast<int64_t>(tasks.size()), [&](int64_t t, int) {
     const Range& r = tasks[static_cast<size_t>(t)];
