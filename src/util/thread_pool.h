@@ -31,10 +31,10 @@ class ThreadPool {
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
   // Chunk ends of [0, n) for `threads` threads: each chunk takes half of the remaining items'
-  // share per thread (at least `grain`), so chunks shrink towards the end and the thread that
-  // finishes last waits for at most a small chunk (equal chunks of 1/4 per thread left a thread
-  // waiting up to a quarter of its share, e.g. ~0.1 ms on a 49152-row LM head). Deterministic:
-  // the same (n, grain, threads) always gives the same chunks.
+  // share per thread (at least `grain`), so chunks shrink towards the end and a thread that
+  // finishes early waits for at most a small chunk of the other (with equal chunks of a quarter
+  // of each thread's share it could wait up to that quarter). Deterministic: the same
+  // (n, grain, threads) always gives the same chunks.
   static std::vector<int64_t> guided_chunks(int64_t n, int64_t grain, int threads);
 
  private:

@@ -224,11 +224,18 @@ GroupLanes MakeGroupLanes(const Job& job) {
   return g;
 }
 
-HWY_INLINE VF GroupVec(const GroupLanes& g, const float* p, int64_t c, int64_t L) {
+// The per-lane group parameter of chunk c from p (one row's float32 scales or biases). BCAST
+// must equal g.broadcast; the decode kernel fixes it at compile time.
+template <bool BCAST>
+HWY_INLINE VF GroupVecT(const GroupLanes& g, const float* p, int64_t c, int64_t L) {
   const DF df;
   const int64_t g0 = (c * L) >> g.wpg_shift;
-  if (g.broadcast) return hn::Set(df, p[g0]);
+  if (BCAST) return hn::Set(df, p[g0]);
   return hn::TableLookupLanes(hn::LoadU(df, p + g0), g.idx);
+}
+
+HWY_INLINE VF GroupVec(const GroupLanes& g, const float* p, int64_t c, int64_t L) {
+  return g.broadcast ? GroupVecT<true>(g, p, c, L) : GroupVecT<false>(g, p, c, L);
 }
 
 // Loads chunk c (L words) of a quantized row; the last chunk is zero padded.
@@ -297,12 +304,9 @@ void FusedBlock(const Job& job, const Layout& lay, const GroupLanes& gl, int64_t
         for (int t = 0; t < NT; ++t) acc[r][t] = hn::MulAdd(q, xv[t], acc[r][t]);
       }
     }
-    const int64_t g0 = (c * L) >> gl.wpg_shift;
     for (int r = 0; r < NR; ++r) {
-      const float* sr = sc + r * job.groups + g0;
-      const float* br = bi + r * job.groups + g0;
-      const VF s = BCAST ? hn::Set(df, *sr) : hn::TableLookupLanes(hn::LoadU(df, sr), gl.idx);
-      const VF b = BCAST ? hn::Set(df, *br) : hn::TableLookupLanes(hn::LoadU(df, br), gl.idx);
+      const VF s = GroupVecT<BCAST>(gl, sc + r * job.groups, c, L);
+      const VF b = GroupVecT<BCAST>(gl, bi + r * job.groups, c, L);
       for (int t = 0; t < NT; ++t) {
         total[r][t] = hn::MulAdd(acc[r][t], s, total[r][t]);
         total[r][t] = hn::MulAdd(b, hn::LoadU(df, st[t] + c * L), total[r][t]);
